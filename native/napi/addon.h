@@ -1,0 +1,18 @@
+// Per-environment addon state (main thread and each worker_thread get their own).
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "napi/worker.h"
+
+namespace mssl::napi {
+
+struct AddonData {
+  Napi::FunctionReference tensorCtor;
+  std::unique_ptr<TorchWorker> worker;
+};
+
+AddonData& addonData(Napi::Env env);
+
+}  // namespace mssl::napi
