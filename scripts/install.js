@@ -95,6 +95,11 @@ function main() {
   const args = [cmakeJs, 'compile', '--parallel', jobs];
   if (process.env.MOMENTUM_SSL_DEBUG === '1') args.push('--debug');
   if (have('ccache')) args.push('--CDCMAKE_CXX_COMPILER_LAUNCHER=ccache');
+  // In a checkout (tests present) also build the plain C++ tests of native/core.
+  if (fs.existsSync(path.join(root, 'test', 'native', 'main.cc'))) args.push('--CDMSSL_BUILD_CORE_TESTS=ON');
+  // --force re-runs CMake's configure step (new options, another LibTorch), keeping object files.
+  const cache = path.join(root, 'build', 'CMakeCache.txt');
+  if (force && fs.existsSync(cache)) fs.rmSync(cache);
   const status = run(process.execPath, args);
   if (status !== 0) {
     process.stderr.write('momentum-ssl: the native build failed (see above). `npm run build:native` retries it.\n');

@@ -24,6 +24,11 @@ struct Failure : std::runtime_error {
 
 }  // namespace mssl_test
 
+// glog (pulled in by LibTorch) defines its own CHECK; ours replaces it in test files.
+#ifdef CHECK
+#undef CHECK
+#endif
+
 #define MSSL_TEST(name)                                              \
   static void name();                                                \
   static ::mssl_test::Reg mssl_test_reg_##name(#name, name);         \
