@@ -1,0 +1,39 @@
+// Projector / predictor head (design §1): Linear → BatchNorm1d → ReLU → Linear [→ BatchNorm1d].
+// Children are named "0".."3" (and "4" with lastBn) exactly like a Python nn.Sequential, so keys
+// read 0.weight, 1.running_mean, 3.weight, ... in exported state dicts.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+
+namespace mssl {
+
+struct MlpConfig {
+  int64_t inDim = 0;
+  int64_t hiddenDim = 0;
+  int64_t outDim = 0;
+  // Append BatchNorm1d(outDim, affine=false) as "4" (MoCo v3 / SimSiam style); the last Linear
+  // then has no bias, since the BN would cancel it.
+  bool lastBn = false;
+  // Throws std::out_of_range naming the dimension when any is < 1.
+  void validate() const;
+};
+
+class MlpImpl : public torch::nn::Cloneable<MlpImpl> {
+ public:
+  explicit MlpImpl(const MlpConfig& c);
+  void reset() override;
+  // x: [B, inDim] -> [B, outDim]. Throws std::invalid_argument on a wrong shape, and for B < 2
+  // in training mode (BatchNorm cannot compute batch statistics from one sample).
+  torch::Tensor forward(const torch::Tensor& x);
+  const MlpConfig& config() const { return cfg_; }
+
+ private:
+  MlpConfig cfg_;
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  torch::nn::BatchNorm1d bn1{nullptr}, bnOut{nullptr};
+  torch::nn::ReLU relu{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+}  // namespace mssl
