@@ -35,6 +35,21 @@ export interface MemoryInfo {
   numBytes: number;
 }
 
+// --- trainer ---
+export interface NativeTrainer {
+  step(images: NativeTensor, sampleIndex?: NativeTensor): Promise<unknown>;
+  embed(images: NativeTensor): Promise<NativeTensor>;
+  summary(): { step: number; numParameters: number; numEmaParameters: number; emaParts: string[]; featureDim: number; device: string };
+  forwardCounts(): { online: number[]; key: number[] };
+  resetForwardCounts(): Promise<void>;
+  save(path: string): Promise<string>;
+  load(path: string): Promise<string>;
+  exportStateDict(path: string, ema?: boolean): Promise<string>;
+  signature(): string;
+  dispose(): void;
+  readonly disposed: boolean;
+}
+
 /** The raw binding. Each native binding file adds its exports here. */
 export interface NativeBinding {
   addonAbi: number;
@@ -43,6 +58,11 @@ export interface NativeBinding {
   NativeTensor: Function;
   tensorFromTypedArray(data: NativeTypedArray, shape: number[]): NativeTensor;
   memory(): MemoryInfo;
+  NativeTrainer: new (config: object) => NativeTrainer;
+  // --- eval ---
+  knnClassify(trainF: NativeTensor, trainL: NativeTensor, testF: NativeTensor, testL: NativeTensor, opts: object): Promise<{ top1: number; top5: number; predictions: NativeTensor }>;
+  linearProbe(trainF: NativeTensor, trainL: NativeTensor, testF: NativeTensor, testL: NativeTensor, opts: object): Promise<{ trainAccuracy: number; testAccuracy: number; trainLoss: number; iterations: number }>;
+  pixelFeatures(images: NativeTensor): Promise<NativeTensor>;
 }
 
 export type LoadFailureReason = 'not-built' | 'libtorch-missing' | 'abi-mismatch' | 'unknown';

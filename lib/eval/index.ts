@@ -1,0 +1,5 @@
+export { knnClassify } from './knn';
+export type { KnnOptions, KnnResult } from './knn';
+export { linearProbe } from './linearProbe';
+export type { LinearProbeOptions, LinearProbeResult } from './linearProbe';
+export { pixelFeatures } from './pixels';

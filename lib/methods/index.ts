@@ -1,0 +1,4 @@
+export { METHODS, getMethod, configFor } from './registry';
+export type { MethodName, AnyMethodOptions } from './registry';
+export type { Method, MethodOptions } from './method';
+export type { MocoOptions } from './moco';

@@ -1,0 +1,29 @@
+// MoCo (He et al., 2020; Chen et al., 2020 v2; Chen, Xie & He, 2021 v3). v2: InfoNCE against a
+// queue of EMA keys. v3: a predictor on the online branch, in-batch negatives, no queue.
+import { emaOption, Method, MethodOptions } from './method';
+
+export interface MocoOptions extends MethodOptions {
+  variant?: 'v2' | 'v3';
+  /** Queue size K for v2 (default 4096, the MoCo CIFAR setting). */
+  queueSize?: number;
+}
+
+export const moco: Method<MocoOptions> = {
+  name: 'moco',
+  summary: 'MoCo v2 (InfoNCE, τ 0.2, queue 4096, full EMA m 0.99) or v3 (predictor, in-batch negatives, m 0.99→1)',
+  preset(options = {}) {
+    if (options.variant === 'v3') {
+      return {
+        predictor: { hiddenDim: 512 },
+        loss: { name: 'infonce', temperature: 0.2, queueSize: 0, inBatchNegatives: true },
+        ema: emaOption(options.ema, { parts: 'full', base: 0.99, final: 1.0 }),
+      };
+    }
+    if (options.variant !== undefined && options.variant !== 'v2') throw new TypeError(`moco: variant must be 'v2' or 'v3', got '${String(options.variant)}'`);
+    return {
+      predictor: { hiddenDim: 0 },
+      loss: { name: 'infonce', temperature: 0.2, queueSize: options.queueSize ?? 4096, inBatchNegatives: false },
+      ema: emaOption(options.ema, { parts: 'full', base: 0.99, final: 0.99 }),
+    };
+  },
+};

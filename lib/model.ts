@@ -1,0 +1,128 @@
+// SslModel: backbone → projector [→ predictor] with EMA parts, its optimizer, augmenter and
+// queue, living natively. step() runs one whole training step off the event loop.
+import { DEFAULT_SSL_CONFIG, DeepPartial, mergeConfig, resolveEmaParts, SslConfig } from './config';
+import { binding, NativeTrainer } from './native';
+import { Tensor } from './tensor';
+
+export type PhaseName = 'augment' | 'forward' | 'keyBranch' | 'loss' | 'backward' | 'optimizer' | 'ema' | 'enqueue';
+
+export interface StepResult {
+  loss: number;
+  lr: number;
+  /** EMA momentum m(t) used by this step's update. */
+  momentum: number;
+  /** Optimizer steps done, this one included. */
+  step: number;
+  /** Wall time of each phase of the step, in ms. */
+  ms: Record<PhaseName, number>;
+}
+
+export interface ModelSummary {
+  step: number;
+  numParameters: number;
+  numEmaParameters: number;
+  emaParts: string[];
+  featureDim: number;
+  device: string;
+}
+
+/** Per-part forward calls, index order stem, layer1..layer4, projector. */
+export interface ForwardCounts {
+  online: number[];
+  key: number[];
+}
+
+/** The config the native side receives: defaults applied, EMA parts resolved. */
+export function resolveSslConfig(config?: DeepPartial<SslConfig>): SslConfig & { ema: { parts: string[] } } {
+  const c = mergeConfig(DEFAULT_SSL_CONFIG, config);
+  return { ...c, ema: { ...c.ema, parts: resolveEmaParts(c.ema.parts) } };
+}
+
+export class SslModel {
+  readonly config: SslConfig;
+  private readonly native: NativeTrainer;
+
+  private constructor(config: SslConfig, native: NativeTrainer) {
+    this.config = config;
+    this.native = native;
+  }
+
+  /** Builds the model; bad configs throw a TypeError/RangeError naming the field. */
+  static create(config?: DeepPartial<SslConfig>): SslModel {
+    const resolved = resolveSslConfig(config);
+    const Ctor = binding().NativeTrainer;
+    return new SslModel(resolved, new Ctor(resolved));
+  }
+
+  /**
+   * One training step on a uint8 batch [B,C,H,W] (two augmented views are made natively).
+   * `sampleIndex` (int64 [B], dataset indices) masks a sample's own keys among queue negatives.
+   */
+  step(images: Tensor, sampleIndex?: Tensor): Promise<StepResult> {
+    if (!(images instanceof Tensor)) return Promise.reject(new TypeError('step: images must be a Tensor (uint8 [B,C,H,W])'));
+    if (sampleIndex !== undefined && !(sampleIndex instanceof Tensor)) {
+      return Promise.reject(new TypeError('step: sampleIndex must be a Tensor (int64 [B]) or undefined'));
+    }
+    try {
+      return this.native.step(images.handle, sampleIndex?.handle) as Promise<StepResult>;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Backbone features (eval mode, no augmentation) of uint8 images [B,C,H,W]: float32 [B,F]. */
+  async embed(images: Tensor): Promise<Tensor> {
+    if (!(images instanceof Tensor)) throw new TypeError('embed: images must be a Tensor (uint8 [B,C,H,W])');
+    return new Tensor(await this.native.embed(images.handle));
+  }
+
+  summary(): ModelSummary {
+    return this.native.summary();
+  }
+
+  /** Forward calls per part as of the last settled job. */
+  forwardCounts(): ForwardCounts {
+    return this.native.forwardCounts();
+  }
+
+  resetForwardCounts(): Promise<void> {
+    return this.native.resetForwardCounts();
+  }
+
+  /** Writes the whole training state (atomically: temp file + rename). */
+  save(path: string): Promise<string> {
+    return this.native.save(path);
+  }
+
+  /** Restores a state saved by a model of the same signature (architecture, EMA parts, loss). */
+  load(path: string): Promise<string> {
+    return this.native.load(path);
+  }
+
+  /**
+   * Writes the backbone weights with torchvision key names, readable by Python's torch.load
+   * (`resnet18().load_state_dict(sd, strict=False)` takes them). `ema` exports the EMA weights.
+   */
+  exportStateDict(path: string, options: { ema?: boolean } = {}): Promise<string> {
+    return this.native.exportStateDict(path, options.ema === true);
+  }
+
+  /** What must match for a checkpoint to load: architecture, EMA parts, loss and queue layout. */
+  signature(): string {
+    return this.native.signature();
+  }
+
+  get disposed(): boolean {
+    return this.native.disposed;
+  }
+
+  /** Frees the native model now; a step already queued still completes. */
+  dispose(): void {
+    this.native.dispose();
+  }
+}
+
+const disposeSymbol: symbol = (Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
+(SslModel.prototype as unknown as Record<symbol, () => void>)[disposeSymbol] = function (this: SslModel) {
+  this.dispose();
+};

@@ -1,0 +1,27 @@
+// Checkpoints of a whole training state, and a torchvision-style export of the backbone.
+#pragma once
+#include <string>
+
+#include "core/step_runner.h"
+
+namespace mssl {
+
+// A string that two runs share iff a checkpoint of one can be loaded into the other: the
+// architecture, the EMA parts and the loss/queue layout (not LR or augmentation settings).
+std::string modelSignature(const SslModelConfig& model, const StepConfig& step);
+
+// Everything a resumed run needs to continue identically: online and EMA weights and buffers,
+// optimizer state, queue, augmentation RNG, step count. Written to `path.tmp` then renamed, so a
+// crash mid-write leaves the previous checkpoint intact.
+void saveCheckpoint(StepRunner& runner, const std::string& path);
+
+// Loads into an existing runner built with the same signature; throws std::invalid_argument
+// naming both signatures otherwise, and leaves the runner unchanged if the file is unreadable.
+void loadCheckpoint(StepRunner& runner, const std::string& path);
+
+// Writes the backbone's parameters and buffers with torchvision's key names (conv1.weight,
+// layer1.0.bn1.running_mean, ...) as a pickled dict that Python's torch.load reads. `ema`
+// exports the EMA backbone's weights for its EMA parts (online weights for the others).
+void exportBackboneStateDict(SslModel& model, const std::string& path, bool ema = false);
+
+}  // namespace mssl

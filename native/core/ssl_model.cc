@@ -1,0 +1,237 @@
+#include "core/ssl_model.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace mssl {
+
+const std::vector<std::string>& sslPartNames() {
+  static const std::vector<std::string> names = {"stem", "layer1", "layer2", "layer3", "layer4", "projector"};
+  return names;
+}
+
+int sslPartIndex(const std::string& name) {
+  const auto& names = sslPartNames();
+  auto it = std::find(names.begin(), names.end(), name);
+  if (it == names.end()) {
+    throw std::invalid_argument("ema.parts: unknown part '" + name +
+                                "'; allowed: stem, layer1, layer2, layer3, layer4, projector");
+  }
+  return static_cast<int>(it - names.begin());
+}
+
+void SslModelConfig::validate() const {
+  backbone.validate();
+  if (projectorHidden < 1 || projectorOut < 1) {
+    throw std::out_of_range("projector: hiddenDim and outDim must be >= 1, got " + std::to_string(projectorHidden) + " and " +
+                            std::to_string(projectorOut));
+  }
+  if (predictorHidden < 0) throw std::out_of_range("predictor.hiddenDim must be >= 0 (0 = no predictor)");
+  std::array<bool, kNumParts> seen{};
+  for (const auto& p : emaParts) {
+    int i = sslPartIndex(p);
+    if (seen[i]) throw std::invalid_argument("ema.parts: part '" + p + "' is listed twice");
+    seen[i] = true;
+  }
+}
+
+namespace {
+
+void collect(std::vector<torch::Tensor>& out, const std::vector<torch::Tensor>& add) { out.insert(out.end(), add.begin(), add.end()); }
+
+void freezeParameters(torch::nn::Module& m) {
+  for (auto& p : m.parameters()) p.set_requires_grad(false);
+}
+
+// While alive, the BatchNorm layers of a module normalise with batch statistics (train mode) but
+// leave their running statistics as they were: momentum 0 keeps running_mean/var, and the batch
+// counter is restored.
+class RunningStatsFreeze {
+ public:
+  explicit RunningStatsFreeze(const std::shared_ptr<torch::nn::Module>& m) {
+    for (auto& sub : m->modules(/*include_self=*/true)) {
+      if (auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(sub)) {
+        save(bn->options.momentum(), bn->num_batches_tracked);
+        bn->options.momentum(0.0);
+        bn2d_.push_back(bn);
+      } else if (auto bn1 = std::dynamic_pointer_cast<torch::nn::BatchNorm1dImpl>(sub)) {
+        save(bn1->options.momentum(), bn1->num_batches_tracked);
+        bn1->options.momentum(0.0);
+        bn1d_.push_back(bn1);
+      }
+    }
+  }
+  ~RunningStatsFreeze() {
+    size_t i = 0;
+    for (auto& bn : bn2d_) restore(bn->options, bn->num_batches_tracked, i++);
+    for (auto& bn : bn1d_) restore(bn->options, bn->num_batches_tracked, i++);
+  }
+  RunningStatsFreeze(const RunningStatsFreeze&) = delete;
+  RunningStatsFreeze& operator=(const RunningStatsFreeze&) = delete;
+
+ private:
+  void save(c10::optional<double> momentum, const torch::Tensor& counter) {
+    momenta_.push_back(momentum);
+    counters_.push_back(counter.defined() ? counter.clone() : counter);
+  }
+  template <typename Options>
+  void restore(Options& opts, torch::Tensor& counter, size_t i) {
+    opts.momentum(momenta_[i]);
+    if (counter.defined()) counter.copy_(counters_[i]);
+  }
+  std::vector<std::shared_ptr<torch::nn::BatchNorm2dImpl>> bn2d_;
+  std::vector<std::shared_ptr<torch::nn::BatchNorm1dImpl>> bn1d_;
+  std::vector<c10::optional<double>> momenta_;
+  std::vector<torch::Tensor> counters_;
+};
+
+}  // namespace
+
+SslModel::SslModel(const SslModelConfig& cfg) : cfg_(cfg) {
+  cfg_.validate();
+  online_ = ResNet(cfg_.backbone);
+  projector_ = Mlp(MlpConfig{online_->featureDim(), cfg_.projectorHidden, cfg_.projectorOut, false});
+  if (cfg_.predictorHidden > 0) predictor_ = Mlp(MlpConfig{cfg_.projectorOut, cfg_.predictorHidden, cfg_.projectorOut, false});
+
+  for (const auto& p : cfg_.emaParts) emaMask_[sslPartIndex(p)] = true;
+  for (int b = 0; b < kNumParts; ++b) {
+    if (emaMask_[b]) {
+      firstEma_ = b;
+      break;
+    }
+  }
+  if (!anyEma()) return;
+
+  // EMA copies start equal to the online weights and are never trained by the optimizer.
+  bool backboneEma = std::any_of(emaMask_.begin(), emaMask_.begin() + kProjectorPart, [](bool v) { return v; });
+  if (backboneEma) {
+    emaBackbone_ = ResNet(std::dynamic_pointer_cast<ResNetImpl>(online_->clone()));
+    freezeParameters(*emaBackbone_);
+  }
+  if (emaMask_[kProjectorPart]) {
+    emaProjector_ = Mlp(std::dynamic_pointer_cast<MlpImpl>(projector_->clone()));
+    freezeParameters(*emaProjector_);
+  }
+  std::vector<torch::Tensor> onlineParams, emaParams;
+  for (int b = 0; b < kProjectorPart; ++b) {
+    if (!emaMask_[b]) continue;
+    collect(onlineParams, online_->partParameters(b));
+    collect(emaParams, emaBackbone_->partParameters(b));
+  }
+  if (emaMask_[kProjectorPart]) {
+    collect(onlineParams, projector_->parameters());
+    collect(emaParams, emaProjector_->parameters());
+  }
+  ema_ = std::make_unique<FusedEma>(onlineParams, emaParams);
+}
+
+std::vector<std::string> SslModel::emaPartNames() const {
+  std::vector<std::string> out;
+  for (int b = 0; b < kNumParts; ++b)
+    if (emaMask_[b]) out.push_back(sslPartNames()[b]);
+  return out;
+}
+
+ViewForward SslModel::forwardOnline(const torch::Tensor& x) {
+  ViewForward v;
+  v.input = x;
+  torch::Tensor h = x;
+  for (int b = 0; b < kProjectorPart; ++b) {
+    h = online_->forwardPart(b, h);
+    v.partOut[b] = h;
+    ++onlineCalls_[b];
+  }
+  v.features = online_->pool(h);
+  v.z = projector_->forward(v.features);
+  v.partOut[kProjectorPart] = v.z;
+  ++onlineCalls_[kProjectorPart];
+  if (!predictor_.is_empty()) v.p = predictor_->forward(v.z);
+  return v;
+}
+
+torch::Tensor SslModel::runPart(int part, const torch::Tensor& x, bool useEma) {
+  ++keyCalls_[part];
+  if (part == kProjectorPart) {
+    if (useEma) return emaProjector_->forward(x);
+    RunningStatsFreeze freeze(projector_.ptr());
+    return projector_->forward(x);
+  }
+  if (useEma) return emaBackbone_->forwardPart(part, x);
+  RunningStatsFreeze freeze(online_->partModule(part));
+  return online_->forwardPart(part, x);
+}
+
+torch::Tensor SslModel::forwardKey(const ViewForward& v) {
+  torch::NoGradGuard noGrad;
+  if (!anyEma()) return v.z.detach();
+  torch::Tensor h;
+  if (firstEma_ == 0) h = v.input;
+  else if (firstEma_ < kProjectorPart) h = v.partOut[firstEma_ - 1];
+  else h = v.features;
+  h = h.detach();
+  for (int b = firstEma_; b < kProjectorPart; ++b) h = runPart(b, h, emaMask_[b]);
+  if (firstEma_ < kProjectorPart) h = online_->pool(h);  // parameter-free
+  return runPart(kProjectorPart, h, emaMask_[kProjectorPart]);
+}
+
+torch::Tensor SslModel::embed(const torch::Tensor& x) {
+  torch::NoGradGuard noGrad;
+  bool wasTraining = online_->is_training();
+  online_->eval();
+  torch::Tensor f;
+  try {
+    f = online_->forward(x);
+  } catch (...) {
+    online_->train(wasTraining);
+    throw;
+  }
+  online_->train(wasTraining);
+  return f;
+}
+
+void SslModel::updateEma(double m) {
+  if (ema_) ema_->update(m);
+}
+
+std::vector<torch::Tensor> SslModel::trainableParameters() const {
+  std::vector<torch::Tensor> out = online_->parameters();
+  collect(out, projector_->parameters());
+  if (!predictor_.is_empty()) collect(out, predictor_->parameters());
+  return out;
+}
+
+int64_t SslModel::numTrainableParameters() const {
+  int64_t n = 0;
+  for (const auto& p : trainableParameters()) n += p.numel();
+  return n;
+}
+
+void SslModel::resetForwardCounts() {
+  onlineCalls_.fill(0);
+  keyCalls_.fill(0);
+}
+
+void SslModel::train(bool on) {
+  online_->train(on);
+  projector_->train(on);
+  if (!predictor_.is_empty()) predictor_->train(on);
+  if (!emaBackbone_.is_empty()) emaBackbone_->train(on);
+  if (!emaProjector_.is_empty()) emaProjector_->train(on);
+}
+
+void SslModel::to(const torch::Device& device) {
+  online_->to(device);
+  projector_->to(device);
+  if (!predictor_.is_empty()) predictor_->to(device);
+  if (!emaBackbone_.is_empty()) emaBackbone_->to(device);
+  if (!emaProjector_.is_empty()) emaProjector_->to(device);
+  rebindEma();
+}
+
+torch::Device SslModel::device() const { return online_->parameters().front().device(); }
+
+void SslModel::rebindEma() {
+  if (ema_) ema_->rebind();
+}
+
+}  // namespace mssl

@@ -1,0 +1,106 @@
+// An SSL model (design §1–§2): backbone → projector [→ predictor], six named parts, EMA copies
+// of the parts in `emaParts`, and the key branch that reuses online activations up to the first
+// EMA part.
+#pragma once
+#include <torch/torch.h>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/ema.h"
+#include "core/mlp.h"
+#include "core/resnet.h"
+
+namespace mssl {
+
+constexpr int kNumParts = 6;  // stem, layer1..layer4, projector
+constexpr int kProjectorPart = 5;
+
+// {"stem","layer1","layer2","layer3","layer4","projector"}
+const std::vector<std::string>& sslPartNames();
+// Index of a part name; std::invalid_argument naming the allowed names otherwise.
+int sslPartIndex(const std::string& name);
+
+struct SslModelConfig {
+  ResNetConfig backbone;
+  int64_t projectorHidden = 512;
+  int64_t projectorOut = 128;
+  int64_t predictorHidden = 0;  // 0: no predictor (SimCLR, MoCo v2); BYOL / MoCo v3 set it
+  std::vector<std::string> emaParts;  // any subset of sslPartNames(); order irrelevant
+  void validate() const;
+};
+
+// What one online forward of one view leaves behind. partOut[b] is h_b, the output of part b
+// (for layer4 the feature map; features = pooled layer4); the gradient monitor hooks these.
+struct ViewForward {
+  torch::Tensor input;
+  std::array<torch::Tensor, kNumParts> partOut;
+  torch::Tensor features;  // pooled backbone output, the projector's input
+  torch::Tensor z;         // projector output
+  torch::Tensor p;         // predictor output (undefined without predictor)
+};
+
+class SslModel {
+ public:
+  explicit SslModel(const SslModelConfig& cfg);
+
+  // Online forward of one view (grad enabled if the caller's mode allows it).
+  ViewForward forwardOnline(const torch::Tensor& x);
+  // Key branch (no grad): every EMA part uses its EMA weights, every other part the online ones;
+  // starts from the online activation entering the first EMA part. Returns the key embedding.
+  // Online parts run here use batch statistics without touching their running stats (the
+  // online forward already updated them). Without EMA parts it is the detached online z.
+  torch::Tensor forwardKey(const ViewForward& v);
+  // Backbone features in eval mode (kNN / linear probe / embed()).
+  torch::Tensor embed(const torch::Tensor& x);
+
+  void updateEma(double m);
+  bool hasEma(int part) const { return emaMask_[part]; }
+  bool anyEma() const { return firstEma_ < kNumParts; }
+  int firstEmaPart() const { return firstEma_; }
+  std::vector<std::string> emaPartNames() const;
+
+  // Parameters the optimizer trains: online backbone, projector, predictor.
+  std::vector<torch::Tensor> trainableParameters() const;
+  int64_t numTrainableParameters() const;
+  int64_t numEmaParameters() const { return ema_ ? ema_->numel() : 0; }
+  int64_t featureDim() const { return online_->featureDim(); }
+
+  // Calls of each part's forward since construction (or resetForwardCounts), online and key
+  // branch separately: the key-branch cost of a configuration, measured by counting.
+  const std::array<int64_t, kNumParts>& onlineForwardCounts() const { return onlineCalls_; }
+  const std::array<int64_t, kNumParts>& keyForwardCounts() const { return keyCalls_; }
+  void resetForwardCounts();
+
+  void train(bool on);
+  void to(const torch::Device& device);
+  torch::Device device() const;
+  const SslModelConfig& config() const { return cfg_; }
+
+  ResNet& backbone() { return online_; }
+  Mlp& projector() { return projector_; }
+  Mlp& predictor() { return predictor_; }  // null module without predictor
+  ResNet& emaBackbone() { return emaBackbone_; }  // null module unless a backbone part is EMA'd
+  Mlp& emaProjector() { return emaProjector_; }  // null module unless the projector is EMA'd
+  // Re-flattens the EMA buffers after parameters were replaced (checkpoint load, .to()).
+  void rebindEma();
+
+ private:
+  torch::Tensor runPart(int part, const torch::Tensor& x, bool useEma);
+
+  SslModelConfig cfg_;
+  std::array<bool, kNumParts> emaMask_{};
+  int firstEma_ = kNumParts;
+  ResNet online_{nullptr};
+  Mlp projector_{nullptr};
+  Mlp predictor_{nullptr};
+  ResNet emaBackbone_{nullptr};
+  Mlp emaProjector_{nullptr};
+  std::unique_ptr<FusedEma> ema_;
+  std::array<int64_t, kNumParts> onlineCalls_{};
+  std::array<int64_t, kNumParts> keyCalls_{};
+};
+
+}  // namespace mssl

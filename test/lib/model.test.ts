@@ -1,0 +1,147 @@
+import { SslModel, Tensor, memory, disposeAll } from '../../lib';
+import type { SslConfig, DeepPartial } from '../../lib';
+import { thrown } from '../helpers/errors';
+import { syntheticImages } from '../helpers/synthetic';
+
+// A CPU-sized setup: width-0.25 ResNet-18, 16×16 images, batch 32.
+const SIZE = 16;
+const BATCH = 32;
+const tiny = (over: DeepPartial<SslConfig> = {}): DeepPartial<SslConfig> => ({
+  ...over,
+  backbone: { width: 0.25, inChannels: 3, ...(over.backbone ?? {}) },
+  projector: { hiddenDim: 64, outDim: 32, ...(over.projector ?? {}) },
+  augment: { outSize: SIZE, scaleMin: 0.3, blurP: 0, ...(over.augment ?? {}) },
+  optimizer: { lr: 0.1, weightDecay: 0, ...(over.optimizer ?? {}) },
+  totalSteps: over.totalSteps ?? 30,
+});
+
+describe('SslModel training step', () => {
+  let baseline: number;
+  beforeAll(() => {
+    baseline = memory().numTensors;
+  });
+  afterAll(() => {
+    expect(memory().numTensors).toBe(baseline);
+  });
+
+  const methods: Array<[string, DeepPartial<SslConfig>]> = [
+    ['SimCLR', {}],
+    ['SimCLR + full EMA', { ema: { parts: 'full', base: 0.9, final: 0.9 } }],
+    ['SimCLR + projector-only EMA', { ema: { parts: 'projector', base: 0.9, final: 0.9 } }],
+    ['MoCo (queue)', { ema: { parts: 'full', base: 0.9, final: 0.9 }, loss: { name: 'infonce', queueSize: 128, temperature: 0.2 } }],
+    ['BYOL', { ema: { parts: 'full', base: 0.9, final: 0.9 }, predictor: { hiddenDim: 64 }, loss: { name: 'byol' } }],
+  ];
+
+  test.each(methods)('%s: the loss falls over 30 steps', async (_name, over) => {
+    const data = syntheticImages(BATCH * 4, 3, SIZE, 7);
+    const model = SslModel.create(tiny(over));
+    const losses: number[] = [];
+    for (let s = 0; s < 30; s++) {
+      const { images, index } = data.batch(s % 4, BATCH);
+      const r = await model.step(images, index);
+      disposeAll(images, index);
+      expect(Number.isFinite(r.loss)).toBe(true);
+      expect(r.step).toBe(s + 1);
+      losses.push(r.loss);
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const first = mean(losses.slice(0, 5));
+    const last = mean(losses.slice(-5));
+    expect(last).toBeLessThan(first);
+    model.dispose();
+
+  });
+
+  test('phase timings, LR and momentum schedules over the whole run', async () => {
+    const data = syntheticImages(BATCH, 3, SIZE, 1);
+    const T = 6;
+    const model = SslModel.create(tiny({ ema: { parts: 'projector', base: 0.9, final: 1.0 }, totalSteps: T, optimizer: { lr: 0.2, finalLr: 0, warmupSteps: 2 } }));
+    const { images, index } = data.batch(0, BATCH);
+    for (let t = 0; t < T; t++) {
+      const r = await model.step(images, index);
+      const m = 1.0 - (1.0 - 0.9) * (Math.cos((Math.PI * t) / T) + 1) / 2;
+      expect(r.momentum).toBeCloseTo(m, 12);
+      const lr = t < 2 ? (0.2 * (t + 1)) / 2 : 0.2 * 0.5 * (1 + Math.cos((Math.PI * (t - 2)) / (T - 2)));
+      expect(r.lr).toBeCloseTo(lr, 6);
+      for (const k of ['augment', 'forward', 'keyBranch', 'loss', 'backward', 'optimizer', 'ema', 'enqueue'] as const) {
+        expect(r.ms[k]).toBeGreaterThanOrEqual(0);
+      }
+      expect(r.ms.forward).toBeGreaterThan(0);
+    }
+    expect(model.summary().step).toBe(T);
+    disposeAll(images, index);
+    model.dispose();
+
+  });
+
+  // Key-branch cost by counting forward calls per part (stem, layer1..4, projector), per step.
+  const countCases: Array<[string, DeepPartial<SslConfig>['ema'], number[]]> = [
+    ['no EMA (SimCLR): no key branch', { parts: 'none' }, [0, 0, 0, 0, 0, 0]],
+    ['projector-only: backbone runs once per view', { parts: 'projector' }, [0, 0, 0, 0, 0, 2]],
+    ['last-k layer3+: suffix only', { parts: ['layer3', 'layer4', 'projector'] }, [0, 0, 0, 2, 2, 2]],
+    ['first-k stem+layer1: the whole network twice', { parts: ['stem', 'layer1'] }, [2, 2, 2, 2, 2, 2]],
+    ['full', { parts: 'full' }, [2, 2, 2, 2, 2, 2]],
+  ];
+  test.each(countCases)('forward counts: %s', async (_name, ema, keyCounts) => {
+    const data = syntheticImages(8, 3, SIZE, 2);
+    const model = SslModel.create(tiny({ ema }));
+    const { images, index } = data.batch(0, 8);
+    await model.step(images, index);
+    expect(model.forwardCounts()).toEqual({ online: [2, 2, 2, 2, 2, 2], key: keyCounts });
+    await model.resetForwardCounts();
+    expect(model.forwardCounts().online).toEqual([0, 0, 0, 0, 0, 0]);
+    disposeAll(images, index);
+    model.dispose();
+
+  });
+
+  test('embed returns pooled backbone features', async () => {
+    const data = syntheticImages(4, 3, SIZE, 3);
+    const model = SslModel.create(tiny());
+    const { images } = data.batch(0, 4);
+    const f = await model.embed(images);
+    expect(f.shape).toEqual([4, model.summary().featureDim]);
+    expect(f.dtype).toBe('float32');
+    disposeAll(images, f);
+    model.dispose();
+
+  });
+});
+
+describe('SslModel bad input', () => {
+  test('bad configs name the field and allowed values', () => {
+    expect(thrown(() => SslModel.create(tiny({ ema: { parts: ['layer9' as 'layer1'] } }))).message).toMatch(/unknown part 'layer9'; allowed: stem, layer1/);
+    expect(thrown(() => SslModel.create(tiny({ loss: { temperature: 0 } }))).message).toMatch(/temperature must be a finite number > 0/);
+    expect(thrown(() => SslModel.create(tiny({ loss: { temperature: -1 } }))).name).toBe('RangeError');
+    expect(thrown(() => SslModel.create(tiny({ ema: { base: 1.5 } }))).message).toMatch(/momentum .* must be in \[0, 1\]/);
+    expect(thrown(() => SslModel.create(tiny({ loss: { name: 'infonce', queueSize: 0 } }))).message).toMatch(/queueSize >= 1 or inBatchNegatives/);
+    expect(thrown(() => SslModel.create(tiny({ loss: { name: 'infonce', queueSize: -4 } }))).message).toMatch(/loss.queueSize must be in \[0/);
+    expect(thrown(() => SslModel.create(tiny({ backbone: { depth: 20 as 18 } }))).message).toMatch(/depth/);
+    expect(thrown(() => SslModel.create(tiny({ loss: { name: 'byol' } }))).message).toMatch(/needs a predictor/);
+    expect(thrown(() => SslModel.create({ typo: 1 } as unknown as DeepPartial<SslConfig>)).message).toMatch(/config.typo is not a known option/);
+  });
+
+  test('bad batches reject with a clear error and change no state', async () => {
+    const model = SslModel.create(tiny({ ema: { parts: 'projector' } }));
+    const wrongChannels = Tensor.from(new Uint8Array(4 * 1 * SIZE * SIZE), [4, 1, SIZE, SIZE]);
+    const notUint8 = Tensor.from(new Float32Array(4 * 3 * SIZE * SIZE), [4, 3, SIZE, SIZE]);
+    const single = Tensor.from(new Uint8Array(1 * 3 * SIZE * SIZE), [1, 3, SIZE, SIZE]);
+    const flat = Tensor.from(new Uint8Array(3 * SIZE * SIZE), [3, SIZE, SIZE]);
+    const good = Tensor.from(new Uint8Array(4 * 3 * SIZE * SIZE).fill(9), [4, 3, SIZE, SIZE]);
+    const badIndex = Tensor.from(new Int32Array(4), [4]);
+    await expect(model.step(wrongChannels)).rejects.toThrow(/expected 3 channel\(s\)/);
+    await expect(model.step(notUint8)).rejects.toThrow(/dtype must be uint8/);
+    await expect(model.step(single)).rejects.toThrow(/at least 2 images/);
+    await expect(model.step(flat)).rejects.toThrow(/\[B,C,H,W\]/);
+    await expect(model.step(good, badIndex)).rejects.toThrow(/sampleIndex: expected an int64 tensor/);
+    await expect(model.step('x' as unknown as Tensor)).rejects.toThrow(/images must be a Tensor/);
+    good.dispose();
+    await expect(model.step(good)).rejects.toThrow(/batch: tensor has been disposed/);
+    expect(model.summary().step).toBe(0);
+    expect(model.forwardCounts().online).toEqual([0, 0, 0, 0, 0, 0]);
+    model.dispose();
+    expect(model.disposed).toBe(true);
+    expect(() => model.summary()).toThrow(/trainer has been disposed/);
+    disposeAll(wrongChannels, notUint8, single, flat, badIndex);
+  });
+});
