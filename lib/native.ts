@@ -43,6 +43,14 @@ export interface NativeBinding {
   NativeTensor: Function;
   tensorFromTypedArray(data: NativeTypedArray, shape: number[]): NativeTensor;
   memory(): MemoryInfo;
+  // --- losses ---
+  lossValueAndGrad(
+    name: import('./losses').LossName,
+    inputs: (NativeTensor | null)[],
+    options?: { temperature?: number; inBatchNegatives?: boolean },
+  ): { loss: number; grads: (NativeTensor | null)[] };
+  // --- queue ---
+  NativeQueue: new (size: number, dim: number, dtype?: 'float32' | 'float64') => import('./queue').NativeQueueHandle;
 }
 
 export type LoadFailureReason = 'not-built' | 'libtorch-missing' | 'abi-mismatch' | 'unknown';
