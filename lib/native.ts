@@ -63,6 +63,14 @@ export interface NativeBinding {
   knnClassify(trainF: NativeTensor, trainL: NativeTensor, testF: NativeTensor, testL: NativeTensor, opts: object): Promise<{ top1: number; top5: number; predictions: NativeTensor }>;
   linearProbe(trainF: NativeTensor, trainL: NativeTensor, testF: NativeTensor, testL: NativeTensor, opts: object): Promise<{ trainAccuracy: number; testAccuracy: number; trainLoss: number; iterations: number }>;
   pixelFeatures(images: NativeTensor): Promise<NativeTensor>;
+  // --- losses ---
+  lossValueAndGrad(
+    name: import('./losses').LossName,
+    inputs: (NativeTensor | null)[],
+    options?: { temperature?: number; inBatchNegatives?: boolean },
+  ): { loss: number; grads: (NativeTensor | null)[] };
+  // --- queue ---
+  NativeQueue: new (size: number, dim: number, dtype?: 'float32' | 'float64') => import('./queue').NativeQueueHandle;
 }
 
 export type LoadFailureReason = 'not-built' | 'libtorch-missing' | 'abi-mismatch' | 'unknown';
