@@ -9,3 +9,7 @@ export { DEFAULT_SSL_CONFIG, PART_NAMES, mergeConfig, resolveEmaParts } from './
 export type { SslConfig, BackboneConfig, EmaConfig, EmaParts, LossConfig, OptimizerConfig, PartName, DeepPartial } from './config';
 export * from './methods';
 export * from './eval';
+export { ntXentPair, ntXent, momentumNtXent, infoNce, byolLoss } from './losses';
+export type { LossName, LossResult, TemperatureOptions, NtXentOptions, InfoNceOptions } from './losses';
+export { NegativeKeyQueue } from './queue';
+export type { QueueState } from './queue';

@@ -89,13 +89,18 @@ export class SslModel {
     return this.native.resetForwardCounts();
   }
 
-  /** Writes the whole training state (atomically: temp file + rename). */
-  save(path: string): Promise<string> {
-    return this.native.save(path);
+  /**
+   * Writes the whole training state (atomically: temp file + rename). `extra` is stored with it
+   * and returned by load() (the trainer keeps its sampler position there).
+   */
+  save(path: string, extra = ''): Promise<string> {
+    if (typeof path !== 'string' || path === '') return Promise.reject(new TypeError('save: path must be a non-empty string'));
+    return this.native.save(path, extra);
   }
 
-  /** Restores a state saved by a model of the same signature (architecture, EMA parts, loss). */
+  /** Restores a state saved by a model of the same signature; resolves to the saved `extra`. */
   load(path: string): Promise<string> {
+    if (typeof path !== 'string' || path === '') return Promise.reject(new TypeError('load: path must be a non-empty string'));
     return this.native.load(path);
   }
 

@@ -42,7 +42,7 @@ export interface NativeTrainer {
   summary(): { step: number; numParameters: number; numEmaParameters: number; emaParts: string[]; featureDim: number; device: string };
   forwardCounts(): { online: number[]; key: number[] };
   resetForwardCounts(): Promise<void>;
-  save(path: string): Promise<string>;
+  save(path: string, extra?: string): Promise<string>;
   load(path: string): Promise<string>;
   exportStateDict(path: string, ema?: boolean): Promise<string>;
   signature(): string;

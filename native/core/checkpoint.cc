@@ -56,12 +56,13 @@ std::string modelSignature(const SslModelConfig& m, const StepConfig& s) {
   return os.str();
 }
 
-void saveCheckpoint(StepRunner& runner, const std::string& path) {
+void saveCheckpoint(StepRunner& runner, const std::string& path, const std::string& extra) {
   SslModel& model = runner.model();
   torch::serialize::OutputArchive root;
   root.write("format", c10::IValue(kFormatVersion));
   root.write("signature", c10::IValue(modelSignature(model.config(), runner.config())));
   root.write("step", c10::IValue(runner.stepCount()));
+  root.write("extra", c10::IValue(extra));
   writeModule(root, "backbone", *model.backbone());
   writeModule(root, "projector", *model.projector());
   if (!model.predictor().is_empty()) writeModule(root, "predictor", *model.predictor());
@@ -84,7 +85,7 @@ void saveCheckpoint(StepRunner& runner, const std::string& path) {
   }
 }
 
-void loadCheckpoint(StepRunner& runner, const std::string& path) {
+std::string loadCheckpoint(StepRunner& runner, const std::string& path) {
   {
     std::ifstream f(path, std::ios::binary);
     if (!f) throw std::invalid_argument("checkpoint: cannot open '" + path + "'");
@@ -107,6 +108,7 @@ void loadCheckpoint(StepRunner& runner, const std::string& path) {
   }
   c10::IValue step;
   if (!root.try_read("step", step) || !step.isInt()) throw std::invalid_argument("checkpoint: missing 'step'");
+  const std::string extra = readString(root, "extra");
 
   readModule(root, "backbone", *model.backbone());
   readModule(root, "projector", *model.projector());
@@ -131,6 +133,7 @@ void loadCheckpoint(StepRunner& runner, const std::string& path) {
     q->loadState(state);
   }
   runner.setStepCount(step.toInt());
+  return extra;
 }
 
 void exportBackboneStateDict(SslModel& model, const std::string& path, bool ema) {

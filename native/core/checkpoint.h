@@ -13,11 +13,14 @@ std::string modelSignature(const SslModelConfig& model, const StepConfig& step);
 // Everything a resumed run needs to continue identically: online and EMA weights and buffers,
 // optimizer state, queue, augmentation RNG, step count. Written to `path.tmp` then renamed, so a
 // crash mid-write leaves the previous checkpoint intact.
-void saveCheckpoint(StepRunner& runner, const std::string& path);
+// `extra` is an opaque string stored with it (the JS trainer keeps its sampler position there, so
+// one atomic file holds the whole state).
+void saveCheckpoint(StepRunner& runner, const std::string& path, const std::string& extra = "");
 
 // Loads into an existing runner built with the same signature; throws std::invalid_argument
 // naming both signatures otherwise, and leaves the runner unchanged if the file is unreadable.
-void loadCheckpoint(StepRunner& runner, const std::string& path);
+// Returns the `extra` string saved with it.
+std::string loadCheckpoint(StepRunner& runner, const std::string& path);
 
 // Writes the backbone's parameters and buffers with torchvision's key names (conv1.weight,
 // layer1.0.bn1.running_mean, ...) as a pickled dict that Python's torch.load reads. `ema`

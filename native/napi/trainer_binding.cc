@@ -234,19 +234,20 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   class FileJob : public Job {
    public:
     enum Kind { kSave, kLoad, kExport, kExportEma };
-    FileJob(TrainerWrap* owner, std::shared_ptr<StepRunner> r, Kind kind, std::string path)
-        : owner_(owner), runner_(std::move(r)), kind_(kind), path_(std::move(path)) {}
+    FileJob(TrainerWrap* owner, std::shared_ptr<StepRunner> r, Kind kind, std::string path, std::string extra)
+        : owner_(owner), runner_(std::move(r)), kind_(kind), path_(std::move(path)), extra_(std::move(extra)) {}
     void execute() override {
       switch (kind_) {
-        case kSave: saveCheckpoint(*runner_, path_); break;
-        case kLoad: loadCheckpoint(*runner_, path_); break;
+        case kSave: saveCheckpoint(*runner_, path_, extra_); break;
+        case kLoad: extra_ = loadCheckpoint(*runner_, path_); break;
         case kExport: exportBackboneStateDict(runner_->model(), path_, false); break;
         case kExportEma: exportBackboneStateDict(runner_->model(), path_, true); break;
       }
     }
     Napi::Value result(Napi::Env env) override {
       owner_->snapshot();
-      return Napi::String::New(env, path_);
+      // save resolves to the path, load to the extra string stored with the checkpoint.
+      return Napi::String::New(env, kind_ == kLoad ? extra_ : path_);
     }
 
    private:
@@ -254,6 +255,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     std::shared_ptr<StepRunner> runner_;
     Kind kind_;
     std::string path_;
+    std::string extra_;
   };
 
   Napi::Value submitFileJob(const Napi::CallbackInfo& info, FileJob::Kind kind) {
@@ -261,7 +263,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       if (info.Length() < 1 || !info[0].IsString() || info[0].As<Napi::String>().Utf8Value().empty()) {
         throwTypeError(info.Env(), "path must be a non-empty string");
       }
-      auto job = std::make_unique<FileJob>(this, live(info.Env()), kind, info[0].As<Napi::String>().Utf8Value());
+      std::string extra;
+      if (kind == FileJob::kSave && info.Length() > 1 && !info[1].IsUndefined()) {
+        if (!info[1].IsString()) throwTypeError(info.Env(), "extra must be a string");
+        extra = info[1].As<Napi::String>().Utf8Value();
+      }
+      auto job = std::make_unique<FileJob>(this, live(info.Env()), kind, info[0].As<Napi::String>().Utf8Value(), extra);
       job->keepAlive(info.This().As<Napi::Object>());
       return addonData(info.Env()).worker->submit(info.Env(), std::move(job));
     });
