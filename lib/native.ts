@@ -43,6 +43,9 @@ export interface NativeBinding {
   NativeTensor: Function;
   tensorFromTypedArray(data: NativeTypedArray, shape: number[]): NativeTensor;
   memory(): MemoryInfo;
+  // --- augment ---
+  NativeAugmenter: new (config: import('./augment').NativeAugmentConfig, seed: number | bigint) => import('./augment').NativeAugmenter;
+  augmentDefaults(): import('./augment').NativeAugmentConfig;
 }
 
 export type LoadFailureReason = 'not-built' | 'libtorch-missing' | 'abi-mismatch' | 'unknown';
