@@ -71,6 +71,9 @@ export interface NativeBinding {
   ): { loss: number; grads: (NativeTensor | null)[] };
   // --- queue ---
   NativeQueue: new (size: number, dim: number, dtype?: 'float32' | 'float64') => import('./queue').NativeQueueHandle;
+  // --- augment ---
+  NativeAugmenter: new (config: import('./augment').NativeAugmentConfig, seed: number | bigint) => import('./augment').NativeAugmenter;
+  augmentDefaults(): import('./augment').NativeAugmentConfig;
 }
 
 export type LoadFailureReason = 'not-built' | 'libtorch-missing' | 'abi-mismatch' | 'unknown';

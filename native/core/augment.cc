@@ -1,0 +1,368 @@
+#include "core/augment.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace mssl {
+
+namespace {
+
+constexpr int64_t kCropTries = 10;  // torchvision's RandomResizedCrop tries
+// Columns of the single [B, kDraws] uniform draw made per call (see sample()).
+constexpr int64_t kColScale = 0;                        // kCropTries columns
+constexpr int64_t kColRatio = kColScale + kCropTries;   // kCropTries columns
+constexpr int64_t kColTop = kColRatio + kCropTries;
+constexpr int64_t kColLeft = kColTop + 1;
+constexpr int64_t kColFlip = kColLeft + 1;
+constexpr int64_t kColJitter = kColFlip + 1;
+constexpr int64_t kColFactor = kColJitter + 1;          // 4 columns
+constexpr int64_t kColOrder = kColFactor + 4;           // 4 columns
+constexpr int64_t kColGray = kColOrder + 4;
+constexpr int64_t kColBlur = kColGray + 1;
+constexpr int64_t kColSigma = kColBlur + 1;
+constexpr int64_t kColSolarize = kColSigma + 1;
+constexpr int64_t kDraws = kColSolarize + 1;
+
+std::string fmt(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+// NaN fails every comparison, so `!(lo <= v && v <= hi)` rejects it too.
+void checkProbability(double v, const char* name) {
+  if (!(v >= 0.0 && v <= 1.0)) throw std::out_of_range(std::string("augment config: ") + name + " must be a probability in [0, 1], got " + fmt(v));
+}
+
+void checkRange(double lo, double hi, const char* name, const char* rule, bool ok) {
+  if (!ok) throw std::out_of_range(std::string("augment config: ") + name + " must satisfy " + rule + ", got [" + fmt(lo) + ", " + fmt(hi) + "]");
+}
+
+void checkPerChannel(const std::vector<double>& v, const char* name, int64_t channels, bool positive) {
+  if (!v.empty() && channels > 0 && static_cast<int64_t>(v.size()) != channels) {
+    throw std::invalid_argument(std::string("augment config: ") + name + " must have one value per channel (" + std::to_string(channels) +
+                                ") or be empty (0.5), got " + std::to_string(v.size()) + " values");
+  }
+  if (channels == 0 && !(v.empty() || v.size() == 1 || v.size() == 3)) {
+    throw std::invalid_argument(std::string("augment config: ") + name + " must have 1 or 3 values (one per channel) or be empty, got " +
+                                std::to_string(v.size()) + " values");
+  }
+  for (double x : v) {
+    bool ok = std::isfinite(x) && (!positive || x > 0);
+    if (!ok) throw std::out_of_range(std::string("augment config: ") + name + " values must be finite" + (positive ? " and > 0" : "") + ", got " + fmt(x));
+  }
+}
+
+at::Tensor perSample(const at::Tensor& v, const at::Tensor& like) {
+  // [N] parameters broadcast over [N,C,H,W].
+  return v.to(like.device(), like.scalar_type()).view({-1, 1, 1, 1});
+}
+
+at::Tensor blend(const at::Tensor& x, const at::Tensor& other, const at::Tensor& factor) {
+  // torchvision _blend: f*x + (1-f)*other, clamped to the valid range.
+  auto f = perSample(factor, x);
+  return (f * x + (1 - f) * other).clamp_(0, 1);
+}
+
+// Runs fn on the samples selected by `mask` ([B] bool, CPU) and writes them back into x.
+// Indices are computed on the CPU parameters, so a CUDA batch needs no device->host sync.
+template <typename F>
+void applyMasked(at::Tensor& x, const at::Tensor& mask, F&& fn) {
+  at::Tensor idx = mask.nonzero().squeeze(1);
+  int64_t n = idx.numel();
+  if (n == 0) return;
+  if (n == x.size(0)) {
+    x = fn(x, idx);
+    return;
+  }
+  at::Tensor idxDev = idx.to(x.device());
+  x.index_copy_(0, idxDev, fn(x.index_select(0, idxDev), idx));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Config
+
+void AugmentConfig::validate(int64_t channels) const {
+  if (outSize < 1) throw std::out_of_range("augment config: outSize must be an integer >= 1, got " + std::to_string(outSize));
+  checkRange(scaleMin, scaleMax, "scale [scaleMin, scaleMax]", "0 < scaleMin <= scaleMax <= 1", scaleMin > 0 && scaleMin <= scaleMax && scaleMax <= 1);
+  checkRange(ratioMin, ratioMax, "ratio [ratioMin, ratioMax]", "0 < ratioMin <= ratioMax (finite)",
+             ratioMin > 0 && ratioMin <= ratioMax && std::isfinite(ratioMax));
+  checkProbability(flipP, "flipP");
+  checkProbability(jitterP, "jitterP");
+  checkProbability(grayscaleP, "grayscaleP");
+  checkProbability(blurP, "blurP");
+  checkProbability(solarizeP, "solarizeP");
+  auto nonNeg = [](double v, const char* name) {
+    if (!(v >= 0 && std::isfinite(v))) throw std::out_of_range(std::string("augment config: ") + name + " must be a finite number >= 0, got " + fmt(v));
+  };
+  nonNeg(brightness, "brightness");
+  nonNeg(contrast, "contrast");
+  nonNeg(saturation, "saturation");
+  if (!(hue >= 0 && hue <= 0.5)) throw std::out_of_range("augment config: hue must be in [0, 0.5], got " + fmt(hue));
+  checkRange(blurSigmaMin, blurSigmaMax, "blurSigma [blurSigmaMin, blurSigmaMax]", "0 < blurSigmaMin <= blurSigmaMax (finite)",
+             blurSigmaMin > 0 && blurSigmaMin <= blurSigmaMax && std::isfinite(blurSigmaMax));
+  // Reflect padding needs the half-width below the image size.
+  if (blurKernelSize != 0 && (blurKernelSize < 1 || blurKernelSize % 2 == 0 || blurKernelSize / 2 >= outSize)) {
+    throw std::out_of_range("augment config: blurKernelSize must be 0 (auto) or an odd integer in [1, " + std::to_string(2 * outSize - 1) +
+                            "] for outSize " + std::to_string(outSize) + ", got " + std::to_string(blurKernelSize));
+  }
+  if (channels != 0 && channels != 1 && channels != 3) {
+    throw std::invalid_argument("augment: channels must be 1 or 3, got " + std::to_string(channels));
+  }
+  checkPerChannel(mean, "mean", channels, false);
+  checkPerChannel(std, "std", channels, true);
+}
+
+int64_t AugmentConfig::effectiveBlurKernel() const {
+  if (blurKernelSize > 0) return blurKernelSize;
+  // SimCLR: kernel ~10% of the image side, odd; at least 3 taps, but never wider than reflect allows.
+  int64_t k = static_cast<int64_t>(0.1 * static_cast<double>(outSize));
+  if (k % 2 == 0) k += 1;
+  k = std::max<int64_t>(k, 3);
+  return std::min<int64_t>(k, 2 * outSize - 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Colour ops
+
+namespace augment_ops {
+
+at::Tensor grayscale(const at::Tensor& x) {
+  if (x.size(1) == 1) return x;
+  // torchvision's rgb_to_grayscale weights.
+  return (0.2989 * x.select(1, 0) + 0.587 * x.select(1, 1) + 0.114 * x.select(1, 2)).unsqueeze(1);
+}
+
+at::Tensor adjustBrightness(const at::Tensor& x, const at::Tensor& factor) { return (x * perSample(factor, x)).clamp_(0, 1); }
+
+at::Tensor adjustContrast(const at::Tensor& x, const at::Tensor& factor) {
+  return blend(x, grayscale(x).mean({1, 2, 3}, /*keepdim=*/true), factor);
+}
+
+at::Tensor adjustSaturation(const at::Tensor& x, const at::Tensor& factor) { return blend(x, grayscale(x), factor); }
+
+at::Tensor adjustHue(const at::Tensor& x, const at::Tensor& shift) {
+  // RGB -> HSV (torchvision's _rgb2hsv), rotate h, HSV -> RGB with the closed form
+  // c_n = v - v*s*clamp(min(k, 4 - k), 0, 1), k = (n + 6h) mod 6, n = 5, 3, 1 for r, g, b,
+  // which is the six-sector table without a gather.
+  auto r = x.select(1, 0), g = x.select(1, 1), b = x.select(1, 2);
+  auto maxc = std::get<0>(x.max(1));
+  auto minc = std::get<0>(x.min(1));
+  auto cr = maxc - minc;
+  auto grey = cr == 0;
+  auto s = cr / at::where(grey, at::ones_like(maxc), maxc);
+  auto crDiv = at::where(grey, at::ones_like(cr), cr);
+  auto rc = (maxc - r) / crDiv, gc = (maxc - g) / crDiv, bc = (maxc - b) / crDiv;
+  auto isR = maxc == r;
+  auto isG = (maxc == g).logical_and(isR.logical_not());
+  auto isB = isR.logical_not().logical_and((maxc == g).logical_not());
+  auto h = isR * (bc - gc) + isG * (2.0 + rc - bc) + isB * (4.0 + gc - rc);
+  h = h / 6.0 + perSample(shift, x).squeeze(1);
+  h = h - at::floor(h);  // mod 1, also for negative shifts
+  auto vs = maxc * s;
+  auto h6 = h * 6.0;
+  auto channel = [&](double n) {
+    auto k = at::fmod(h6 + n, 6.0);
+    return maxc - vs * at::minimum(k, 4.0 - k).clamp_(0, 1);
+  };
+  return at::stack({channel(5), channel(3), channel(1)}, 1).clamp_(0, 1);
+}
+
+at::Tensor gaussianBlur(const at::Tensor& x, const at::Tensor& sigma, int64_t kernelSize) {
+  // Separable blur with a per-sample kernel (torchvision's: exp(-d²/2σ²) on d = -K/2..K/2,
+  // normalised), reflect padding. Each 1-D pass is K shifted multiply-adds: with per-sample
+  // weights that is cheaper than a grouped conv2d over N*C groups and identical on CPU and CUDA.
+  const int64_t half = kernelSize / 2;
+  if (half == 0) return x;
+  auto opts = x.options();
+  auto d = at::arange(kernelSize, opts).sub_(static_cast<double>(half));
+  auto sig = sigma.to(x.device(), x.scalar_type()).view({-1, 1});
+  auto w = at::exp(-0.5 * (d.view({1, -1}) / sig).pow(2));
+  w = w / w.sum(1, true);  // [N,K]
+  const int64_t H = x.size(2), W = x.size(3);
+  auto padded = at::reflection_pad2d(x, {half, half, half, half});
+  // Vertical pass over the padded width, then horizontal.
+  at::Tensor v = at::zeros({x.size(0), x.size(1), H, W + 2 * half}, opts);
+  for (int64_t k = 0; k < kernelSize; ++k) v.add_(padded.narrow(2, k, H) * w.select(1, k).view({-1, 1, 1, 1}));
+  at::Tensor out = at::zeros_like(x);
+  for (int64_t k = 0; k < kernelSize; ++k) out.add_(v.narrow(3, k, W) * w.select(1, k).view({-1, 1, 1, 1}));
+  return out;
+}
+
+}  // namespace augment_ops
+
+// ---------------------------------------------------------------------------------------------
+// Augmenter
+
+BatchAugmenter::BatchAugmenter(AugmentConfig cfg, uint64_t seed)
+    : cfg_(std::move(cfg)), gen_(at::make_generator<at::CPUGeneratorImpl>(seed)) {
+  cfg_.validate(0);
+}
+
+void BatchAugmenter::checkInput(const at::Tensor& x, const char* name) {
+  std::string n(name);
+  if (!x.defined()) throw std::invalid_argument(n + " must be a uint8 tensor [B,C,H,W], got an undefined tensor");
+  if (x.scalar_type() != at::kByte) {
+    throw std::invalid_argument(n + " must be a uint8 tensor [B,C,H,W] (pixel values 0..255), got dtype " + std::string(c10::toString(x.scalar_type())));
+  }
+  if (x.dim() != 4) throw std::invalid_argument(n + " must have rank 4 [B,C,H,W], got rank " + std::to_string(x.dim()));
+  if (x.size(1) != 1 && x.size(1) != 3) throw std::invalid_argument(n + " must have C = 1 or 3 channels (dim 1 of [B,C,H,W]), got " + std::to_string(x.size(1)));
+  if (x.size(2) < 1 || x.size(3) < 1) throw std::invalid_argument(n + " must have H, W >= 1, got " + std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)));
+}
+
+AugmentParams BatchAugmenter::sample(int64_t B, int64_t H, int64_t W) {
+  // One draw for everything, fixed width: the stream position after a call depends only on B.
+  at::Tensor u = at::rand({B, kDraws}, gen_, at::TensorOptions().dtype(at::kDouble));
+  const double area = static_cast<double>(H * W);
+  const double Hd = static_cast<double>(H), Wd = static_cast<double>(W);
+
+  // RandomResizedCrop.get_params, all tries at once; the first try that fits wins.
+  const double lrMin = std::log(cfg_.ratioMin), lrMax = std::log(cfg_.ratioMax);
+  auto scale = u.narrow(1, kColScale, kCropTries) * (cfg_.scaleMax - cfg_.scaleMin) + cfg_.scaleMin;
+  auto aspect = at::exp(u.narrow(1, kColRatio, kCropTries) * (lrMax - lrMin) + lrMin);
+  auto target = scale * area;
+  auto w = at::round(at::sqrt(target * aspect));  // round half to even, like Python's round()
+  auto h = at::round(at::sqrt(target / aspect));
+  auto fits = (w > 0).logical_and(w <= Wd).logical_and(h > 0).logical_and(h <= Hd);
+  // Earlier tries get larger weights, so argmax picks the first fitting one.
+  auto rank = fits.to(at::kLong) * at::arange(kCropTries, 0, -1, at::kLong).view({1, -1});
+  auto first = rank.argmax(1, /*keepdim=*/true);
+  auto any = fits.any(1);
+  // Fallback: whole image with the aspect clamped into the ratio range, centred.
+  double fw = Wd, fh = Hd;
+  const double inRatio = Wd / Hd;
+  if (inRatio < cfg_.ratioMin) fh = std::nearbyint(fw / cfg_.ratioMin);
+  else if (inRatio > cfg_.ratioMax) fw = std::nearbyint(fh * cfg_.ratioMax);
+  auto cw = at::where(any, w.gather(1, first).squeeze(1), at::full({B}, fw, u.options()));
+  auto ch = at::where(any, h.gather(1, first).squeeze(1), at::full({B}, fh, u.options()));
+  // randint(0, H - h + 1) as floor(u * (H - h + 1)); u < 1 keeps it in range.
+  auto top = at::where(any, at::floor(u.select(1, kColTop) * (Hd - ch + 1)), at::floor((Hd - ch) / 2));
+  auto left = at::where(any, at::floor(u.select(1, kColLeft) * (Wd - cw + 1)), at::floor((Wd - cw) / 2));
+
+  AugmentParams p;
+  p.cropBox = at::stack({top, left, ch, cw}, 1);
+  p.flip = u.select(1, kColFlip) < cfg_.flipP;
+  p.jitter = u.select(1, kColJitter) < cfg_.jitterP;
+  // ColorJitter ranges: [max(0, 1 - x), 1 + x] for b/c/s, [-hue, hue] for the hue shift.
+  auto lo = at::tensor({std::max(0.0, 1 - cfg_.brightness), std::max(0.0, 1 - cfg_.contrast), std::max(0.0, 1 - cfg_.saturation), -cfg_.hue},
+                       u.options());
+  auto hi = at::tensor({1 + cfg_.brightness, 1 + cfg_.contrast, 1 + cfg_.saturation, cfg_.hue}, u.options());
+  p.jitterFactor = (lo + u.narrow(1, kColFactor, 4) * (hi - lo)).to(at::kFloat);
+  // argsort of i.i.d. uniforms is a uniformly random permutation.
+  p.jitterOrder = std::get<1>(u.narrow(1, kColOrder, 4).sort(/*dim=*/1));
+  p.grayscale = u.select(1, kColGray) < cfg_.grayscaleP;
+  p.blur = u.select(1, kColBlur) < cfg_.blurP;
+  p.blurSigma = (u.select(1, kColSigma) * (cfg_.blurSigmaMax - cfg_.blurSigmaMin) + cfg_.blurSigmaMin).to(at::kFloat);
+  p.solarize = u.select(1, kColSolarize) < cfg_.solarizeP;
+  return p;
+}
+
+at::Tensor BatchAugmenter::apply(const at::Tensor& input, const AugmentParams& p) const {
+  checkInput(input);
+  cfg_.validate(input.size(1));
+  const int64_t B = input.size(0), C = input.size(1), H = input.size(2), W = input.size(3), S = cfg_.outSize;
+  auto fopts = input.options().dtype(at::kFloat);
+  if (B == 0) return at::empty({0, C, S, S}, fopts);
+  if (p.cropBox.size(0) != B) throw std::invalid_argument("augment: params are for batch " + std::to_string(p.cropBox.size(0)) + ", got batch " + std::to_string(B));
+
+  // 1. Crop + resize + flip: output pixel centre t in (-1,1) maps to
+  //    x = (w/W)·(±t) + (2·left + w)/W - 1 in grid_sample's normalised coordinates
+  //    (align_corners=false), i.e. resize of the box with half-pixel centres.
+  auto box = p.cropBox.to(at::kDouble);
+  auto top = box.select(1, 0), left = box.select(1, 1), ch = box.select(1, 2), cw = box.select(1, 3);
+  auto sx = cw / static_cast<double>(W) * at::where(p.flip, at::full({B}, -1.0, box.options()), at::ones({B}, box.options()));
+  auto sy = ch / static_cast<double>(H);
+  auto tx = (2 * left + cw) / static_cast<double>(W) - 1;
+  auto ty = (2 * top + ch) / static_cast<double>(H) - 1;
+  auto zero = at::zeros({B}, box.options());
+  auto theta = at::stack({at::stack({sx, zero, tx}, 1), at::stack({zero, sy, ty}, 1)}, 1).to(fopts);  // [B,2,3]
+  auto grid = at::affine_grid_generator(theta, {B, C, S, S}, /*align_corners=*/false);
+  // Clamp to the box's outer pixel centres: torchvision resizes the cropped image, so upsampling
+  // replicates the box edge instead of blending in pixels outside it.
+  auto xLo = (2 * left + 1) / static_cast<double>(W) - 1, xHi = (2 * (left + cw) - 1) / static_cast<double>(W) - 1;
+  auto yLo = (2 * top + 1) / static_cast<double>(H) - 1, yHi = (2 * (top + ch) - 1) / static_cast<double>(H) - 1;
+  auto lo = at::stack({xLo, yLo}, 1).view({B, 1, 1, 2}).to(fopts);
+  auto hi = at::stack({xHi, yHi}, 1).view({B, 1, 1, 2}).to(fopts);
+  grid = at::maximum(at::minimum(grid, hi), lo);
+  at::Tensor x = at::grid_sampler(input.to(at::kFloat).div_(255.0), grid, /*bilinear*/ 0, /*border*/ 1, /*align_corners=*/false);
+
+  // 2. Colour jitter, ops in each sample's own order; stage s runs op o on the samples whose
+  //    s-th op is o. Single-channel data skips saturation and hue.
+  if (p.jitter.any().item<bool>()) {
+    auto order = p.jitterOrder;
+    for (int64_t s = 0; s < 4; ++s) {
+      for (int64_t op = 0; op < 4; ++op) {
+        if (C == 1 && op >= 2) continue;
+        auto mask = p.jitter.logical_and(order.select(1, s) == op);
+        auto factor = p.jitterFactor.select(1, op);
+        applyMasked(x, mask, [&](const at::Tensor& xs, const at::Tensor& idx) {
+          auto f = factor.index_select(0, idx);
+          switch (op) {
+            case 0: return augment_ops::adjustBrightness(xs, f);
+            case 1: return augment_ops::adjustContrast(xs, f);
+            case 2: return augment_ops::adjustSaturation(xs, f);
+            default: return augment_ops::adjustHue(xs, f);
+          }
+        });
+      }
+    }
+  }
+
+  // 3. Random grayscale (kept 3-channel, as torchvision's RandomGrayscale).
+  if (C == 3) {
+    applyMasked(x, p.grayscale, [](const at::Tensor& xs, const at::Tensor&) { return augment_ops::grayscale(xs).repeat({1, 3, 1, 1}); });
+  }
+
+  // 4. Gaussian blur.
+  const int64_t K = cfg_.effectiveBlurKernel();
+  applyMasked(x, p.blur, [&](const at::Tensor& xs, const at::Tensor& idx) {
+    return augment_ops::gaussianBlur(xs, p.blurSigma.index_select(0, idx), K);
+  });
+
+  // 5. Solarize at 0.5.
+  applyMasked(x, p.solarize, [](const at::Tensor& xs, const at::Tensor&) { return at::where(xs >= 0.5, 1.0 - xs, xs); });
+
+  // 6. Normalise per channel.
+  auto perChannel = [&](const std::vector<double>& v) {
+    std::vector<double> full(static_cast<size_t>(C), 0.5);
+    if (!v.empty()) full = v;
+    return at::tensor(full, at::TensorOptions().dtype(at::kDouble)).to(fopts).view({1, C, 1, 1});
+  };
+  auto mean = perChannel(cfg_.mean), sd = perChannel(cfg_.std);
+  if (!x.is_contiguous()) x = x.contiguous();  // every step above returns a fresh tensor
+  return x.sub_(mean).div_(sd);
+}
+
+at::Tensor BatchAugmenter::operator()(const at::Tensor& batch) {
+  checkInput(batch);
+  cfg_.validate(batch.size(1));
+  auto params = sample(batch.size(0), batch.size(2), batch.size(3));
+  return apply(batch, params);
+}
+
+at::Tensor BatchAugmenter::generatorState() const {
+  at::Generator g = gen_;
+  std::lock_guard<std::mutex> lock(g.mutex());
+  return g.get_state();
+}
+
+void BatchAugmenter::setGeneratorState(const at::Tensor& state) {
+  if (!state.defined() || state.scalar_type() != at::kByte || state.dim() != 1) {
+    throw std::invalid_argument("augment: generator state must be a 1-D uint8 tensor from generatorState()");
+  }
+  std::lock_guard<std::mutex> lock(gen_.mutex());
+  try {
+    gen_.set_state(state.cpu().contiguous());
+  } catch (const c10::Error& e) {
+    throw std::invalid_argument(std::string("augment: not a CPU generator state (") + e.what_without_backtrace() + ")");
+  }
+}
+
+}  // namespace mssl
