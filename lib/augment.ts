@@ -117,7 +117,8 @@ export function resolveAugmentConfig(config: Partial<AugmentConfig> = {}): Augme
   return merged;
 }
 
-function toNative(c: AugmentConfig): NativeAugmentConfig {
+/** @internal The flat form the native side reads (C++ AugmentConfig field names). */
+export function toNativeAugmentConfig(c: AugmentConfig): NativeAugmentConfig {
   return {
     outSize: c.outSize,
     scaleMin: c.scale[0],
@@ -177,7 +178,7 @@ export class BatchAugmenter {
   /** @param seed non-negative integer (number up to 2^53 - 1, or bigint up to 2^64 - 1). */
   constructor(config: Partial<AugmentConfig> = {}, seed: number | bigint = 0) {
     this.config = Object.freeze(resolveAugmentConfig(config));
-    this.native = new (binding().NativeAugmenter)(toNative(this.config), seed);
+    this.native = new (binding().NativeAugmenter)(toNativeAugmentConfig(this.config), seed);
   }
 
   private live(): NativeAugmenter {

@@ -1,7 +1,7 @@
 // The typed configuration of an SSL model and its training step, with every default in one
 // place (DEFAULT_SSL_CONFIG). Methods (lib/methods/) are presets over this; users override any
 // field with a deep-partial object.
-import { AugmentConfig, DEFAULT_AUGMENT_CONFIG } from './augment';
+import { AugmentConfig, AUGMENT_DEFAULTS } from './augment';
 
 export const PART_NAMES = ['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'projector'] as const;
 export type PartName = (typeof PART_NAMES)[number];
@@ -91,7 +91,7 @@ export const DEFAULT_SSL_CONFIG: SslConfig = {
     beta2: 0.999,
     eps: 1e-8,
   },
-  augment: DEFAULT_AUGMENT_CONFIG,
+  augment: { ...AUGMENT_DEFAULTS, scale: [0.2, 1.0], blurP: 0 } as AugmentConfig,
   totalSteps: 1000,
   seed: 0,
   device: 'cpu',

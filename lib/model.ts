@@ -1,6 +1,7 @@
 // SslModel: backbone → projector [→ predictor] with EMA parts, its optimizer, augmenter and
 // queue, living natively. step() runs one whole training step off the event loop.
 import { DEFAULT_SSL_CONFIG, DeepPartial, mergeConfig, resolveEmaParts, SslConfig } from './config';
+import { resolveAugmentConfig, toNativeAugmentConfig } from './augment';
 import { binding, NativeTrainer } from './native';
 import { Tensor } from './tensor';
 
@@ -33,9 +34,13 @@ export interface ForwardCounts {
 }
 
 /** The config the native side receives: defaults applied, EMA parts resolved. */
-export function resolveSslConfig(config?: DeepPartial<SslConfig>): SslConfig & { ema: { parts: string[] } } {
-  const c = mergeConfig(DEFAULT_SSL_CONFIG, config);
-  return { ...c, ema: { ...c.ema, parts: resolveEmaParts(c.ema.parts) } };
+export function resolveSslConfig(config?: DeepPartial<SslConfig>): SslConfig {
+  return mergeConfig(DEFAULT_SSL_CONFIG, config);
+}
+
+/** The flat object the native trainer reads: EMA parts resolved, augment in C++ field names. */
+function nativeConfig(c: SslConfig): object {
+  return { ...c, ema: { ...c.ema, parts: resolveEmaParts(c.ema.parts) }, augment: toNativeAugmentConfig(resolveAugmentConfig(c.augment)) };
 }
 
 export class SslModel {
@@ -51,7 +56,7 @@ export class SslModel {
   static create(config?: DeepPartial<SslConfig>): SslModel {
     const resolved = resolveSslConfig(config);
     const Ctor = binding().NativeTrainer;
-    return new SslModel(resolved, new Ctor(resolved));
+    return new SslModel(resolved, new Ctor(nativeConfig(resolved)));
   }
 
   /**

@@ -330,14 +330,8 @@ at::Tensor BatchAugmenter::apply(const at::Tensor& input, const AugmentParams& p
   applyMasked(x, p.solarize, [](const at::Tensor& xs, const at::Tensor&) { return at::where(xs >= 0.5, 1.0 - xs, xs); });
 
   // 6. Normalise per channel.
-  auto perChannel = [&](const std::vector<double>& v) {
-    std::vector<double> full(static_cast<size_t>(C), 0.5);
-    if (!v.empty()) full = v;
-    return at::tensor(full, at::TensorOptions().dtype(at::kDouble)).to(fopts).view({1, C, 1, 1});
-  };
-  auto mean = perChannel(cfg_.mean), sd = perChannel(cfg_.std);
   if (!x.is_contiguous()) x = x.contiguous();  // every step above returns a fresh tensor
-  return x.sub_(mean).div_(sd);
+  return normalizePerChannel(x, cfg_);
 }
 
 at::Tensor BatchAugmenter::operator()(const at::Tensor& batch) {
@@ -363,6 +357,25 @@ void BatchAugmenter::setGeneratorState(const at::Tensor& state) {
   } catch (const c10::Error& e) {
     throw std::invalid_argument(std::string("augment: not a CPU generator state (") + e.what_without_backtrace() + ")");
   }
+}
+
+at::Tensor normalizePerChannel(at::Tensor x, const AugmentConfig& cfg) {
+  const int64_t C = x.size(1);
+  auto perChannel = [&](const std::vector<double>& v) {
+    std::vector<double> full(static_cast<size_t>(C), 0.5);
+    if (!v.empty()) full = v;
+    return at::tensor(full, at::TensorOptions().dtype(at::kDouble)).to(x.options()).view({1, C, 1, 1});
+  };
+  return x.sub_(perChannel(cfg.mean)).div_(perChannel(cfg.std));
+}
+
+at::Tensor evalTransform(const AugmentConfig& cfg, const at::Tensor& uint8Batch) {
+  BatchAugmenter::checkInput(uint8Batch, "images");
+  at::Tensor x = uint8Batch.to(at::kFloat).div_(255.0);
+  if (x.size(2) != cfg.outSize || x.size(3) != cfg.outSize) {
+    x = at::upsample_bilinear2d(x, {cfg.outSize, cfg.outSize}, /*align_corners=*/false);
+  }
+  return normalizePerChannel(x.contiguous(), cfg);
 }
 
 }  // namespace mssl

@@ -90,6 +90,12 @@ class BatchAugmenter {
 };
 
 // Colour ops on float [N,C,H,W] values in [0,1] with per-sample factors [N]. Exposed for tests.
+// Per-channel (x − mean) / std in place on float [B,C,H,W] (empty mean/std: 0.5).
+at::Tensor normalizePerChannel(at::Tensor x, const AugmentConfig& cfg);
+// The evaluation view of uint8 images: resized to outSize (bilinear), scaled to [0, 1],
+// normalised like the training views; no randomness.
+at::Tensor evalTransform(const AugmentConfig& cfg, const at::Tensor& uint8Batch);
+
 namespace augment_ops {
 at::Tensor grayscale(const at::Tensor& x);  // [N,1,H,W], ITU-R 601-2 luma (torchvision weights)
 at::Tensor adjustBrightness(const at::Tensor& x, const at::Tensor& factor);

@@ -7,6 +7,7 @@
 
 #include "core/augment.h"
 #include "napi/addon.h"
+#include "napi/augment_config.h"
 #include "napi/errors.h"
 #include "napi/registry.h"
 #include "napi/tensor_wrap.h"
@@ -47,8 +48,9 @@ bool knownField(const std::string& key) {
   return false;
 }
 
-// Missing or undefined fields keep the core defaults; wrong types name the field.
-AugmentConfig configFromJs(Napi::Env env, const Napi::Value& v) {
+}  // namespace
+
+AugmentConfig augmentConfigFromJs(Napi::Env env, const Napi::Value& v) {
   AugmentConfig cfg;
   if (v.IsUndefined() || v.IsNull()) return cfg;
   if (!v.IsObject() || v.IsArray()) throwTypeError(env, "augment config must be an object");
@@ -90,6 +92,8 @@ AugmentConfig configFromJs(Napi::Env env, const Napi::Value& v) {
   }
   return cfg;
 }
+
+namespace {
 
 Napi::Object configToJs(Napi::Env env, const AugmentConfig& cfg) {
   auto o = Napi::Object::New(env);
@@ -171,7 +175,7 @@ class AugmenterWrap : public Napi::ObjectWrap<AugmenterWrap> {
 
   explicit AugmenterWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AugmenterWrap>(info) {
     guarded(info.Env(), [&]() -> Napi::Value {
-      AugmentConfig cfg = configFromJs(info.Env(), info[0]);
+      AugmentConfig cfg = augmentConfigFromJs(info.Env(), info[0]);
       uint64_t seed = seedFromJs(info.Env(), info[1]);
       aug_ = std::make_shared<BatchAugmenter>(std::move(cfg), seed);  // validates, naming the field
       return info.Env().Undefined();

@@ -14,6 +14,8 @@ class ConfigReader {
 
   bool has(const char* key) const;
   ConfigReader child(const char* key) const;  // {} when absent
+  Napi::Value raw(const char* key) const { return get(key); }
+  Napi::Env env() const { return env_; }
 
   void number(const char* key, double& out) const;
   void integer(const char* key, int64_t& out, int64_t min = INT64_MIN, int64_t max = INT64_MAX) const;

@@ -7,6 +7,7 @@
 #include "core/ssl_model.h"
 #include "core/step_runner.h"
 #include "napi/addon.h"
+#include "napi/augment_config.h"
 #include "napi/config_reader.h"
 #include "napi/errors.h"
 #include "napi/registry.h"
@@ -15,28 +16,6 @@
 namespace mssl::napi {
 
 namespace {
-
-void readAugment(const ConfigReader& r, AugmentConfig& a) {
-  r.integer("outSize", a.outSize, 1, 4096);
-  r.number("scaleMin", a.scaleMin);
-  r.number("scaleMax", a.scaleMax);
-  r.number("ratioMin", a.ratioMin);
-  r.number("ratioMax", a.ratioMax);
-  r.number("flipP", a.flipP);
-  r.number("jitterP", a.jitterP);
-  r.number("brightness", a.brightness);
-  r.number("contrast", a.contrast);
-  r.number("saturation", a.saturation);
-  r.number("hue", a.hue);
-  r.number("grayscaleP", a.grayscaleP);
-  r.number("blurP", a.blurP);
-  r.number("blurSigmaMin", a.blurSigmaMin);
-  r.number("blurSigmaMax", a.blurSigmaMax);
-  r.integer("blurKernelSize", a.blurKernelSize, 0, 1023);
-  r.number("solarizeP", a.solarizeP);
-  r.numberList("mean", a.mean);
-  r.numberList("std", a.std);
-}
 
 void readConfig(const ConfigReader& r, SslModelConfig& m, StepConfig& s) {
   ConfigReader bb = r.child("backbone");
@@ -71,7 +50,7 @@ void readConfig(const ConfigReader& r, SslModelConfig& m, StepConfig& s) {
   opt.number("beta1", s.optim.beta1);
   opt.number("beta2", s.optim.beta2);
   opt.number("eps", s.optim.eps);
-  readAugment(r.child("augment"), s.augment);
+  s.augment = augmentConfigFromJs(r.env(), r.raw("augment"));
   r.integer("totalSteps", s.totalSteps, 1);
   r.seed("seed", s.seed);
   r.string("device", s.device);
