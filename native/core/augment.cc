@@ -64,9 +64,12 @@ at::Tensor perSample(const at::Tensor& v, const at::Tensor& like) {
 }
 
 at::Tensor blend(const at::Tensor& x, const at::Tensor& other, const at::Tensor& factor) {
-  // torchvision _blend: f*x + (1-f)*other, clamped to the valid range.
-  auto f = perSample(factor, x);
-  return (f * x + (1 - f) * other).clamp_(0, 1);
+  // torchvision _blend: f*x + (1-f)*other = other + f*(x - other), clamped to the valid range.
+  return (x - other).mul_(perSample(factor, x)).add_(other).clamp_(0, 1);
+}
+
+at::Tensor lumaWeights(const at::Tensor& like) {
+  return at::tensor({0.2989, 0.587, 0.114}, at::TensorOptions().dtype(at::kDouble)).to(like.options()).view({1, 3, 1, 1});
 }
 
 // Runs fn on the samples selected by `mask` ([B] bool, CPU) and writes them back into x.
@@ -137,42 +140,49 @@ namespace augment_ops {
 at::Tensor grayscale(const at::Tensor& x) {
   if (x.size(1) == 1) return x;
   // torchvision's rgb_to_grayscale weights.
-  return (0.2989 * x.select(1, 0) + 0.587 * x.select(1, 1) + 0.114 * x.select(1, 2)).unsqueeze(1);
+  return (x * lumaWeights(x)).sum(1, /*keepdim=*/true);
 }
 
 at::Tensor adjustBrightness(const at::Tensor& x, const at::Tensor& factor) { return (x * perSample(factor, x)).clamp_(0, 1); }
 
 at::Tensor adjustContrast(const at::Tensor& x, const at::Tensor& factor) {
-  return blend(x, grayscale(x).mean({1, 2, 3}, /*keepdim=*/true), factor);
+  // Mean of the grayscale image = luma-weighted mean of the channel means: one cheap reduction
+  // instead of a full grayscale pass.
+  at::Tensor m = x.mean({2, 3}, /*keepdim=*/true);
+  if (x.size(1) == 3) m = (m * lumaWeights(x)).sum(1, /*keepdim=*/true);
+  return blend(x, m, factor);
 }
 
 at::Tensor adjustSaturation(const at::Tensor& x, const at::Tensor& factor) { return blend(x, grayscale(x), factor); }
 
 at::Tensor adjustHue(const at::Tensor& x, const at::Tensor& shift) {
-  // RGB -> HSV (torchvision's _rgb2hsv), rotate h, HSV -> RGB with the closed form
-  // c_n = v - v*s*clamp(min(k, 4 - k), 0, 1), k = (n + 6h) mod 6, n = 5, 3, 1 for r, g, b,
-  // which is the six-sector table without a gather.
-  auto r = x.select(1, 0), g = x.select(1, 1), b = x.select(1, 2);
-  auto maxc = std::get<0>(x.max(1));
-  auto minc = std::get<0>(x.min(1));
-  auto cr = maxc - minc;
-  auto grey = cr == 0;
-  auto s = cr / at::where(grey, at::ones_like(maxc), maxc);
-  auto crDiv = at::where(grey, at::ones_like(cr), cr);
-  auto rc = (maxc - r) / crDiv, gc = (maxc - g) / crDiv, bc = (maxc - b) / crDiv;
-  auto isR = maxc == r;
-  auto isG = (maxc == g).logical_and(isR.logical_not());
-  auto isB = isR.logical_not().logical_and((maxc == g).logical_not());
-  auto h = isR * (bc - gc) + isG * (2.0 + rc - bc) + isB * (4.0 + gc - rc);
-  h = h / 6.0 + perSample(shift, x).squeeze(1);
-  h = h - at::floor(h);  // mod 1, also for negative shifts
-  auto vs = maxc * s;
-  auto h6 = h * 6.0;
-  auto channel = [&](double n) {
-    auto k = at::fmod(h6 + n, 6.0);
-    return maxc - vs * at::minimum(k, 4.0 - k).clamp_(0, 1);
-  };
-  return at::stack({channel(5), channel(3), channel(1)}, 1).clamp_(0, 1);
+  // HSV hue rotation with torchvision's RGB->HSV sector rule, then HSV->RGB in closed form:
+  //   c_n = max - chroma * clamp(min(k, 4 - k), 0, 1),  k = (n + 6h) mod 6,  n = 5, 3, 1 for r, g, b
+  // (v*s = chroma), which is the six-sector table as arithmetic. 6h is kept unnormalised in
+  // [-1, 5) and the per-sample shift (plus 12, so the floor-mod below sees positive values) is
+  // added once.
+  auto maxAndArg = x.max(1, /*keepdim=*/true);
+  auto maxc = std::get<0>(maxAndArg);  // [N,1,H,W]
+  auto chroma = maxc - at::amin(x, 1, /*keepdim=*/true);
+  // Grey pixels (chroma 0) have g - b = 0 etc., so any finite inverse gives h = 0 there.
+  auto inv = chroma.clamp_min(1e-12).reciprocal_();
+  // Sector formulas for max = r, g, b: (g-b)/c, (b-r)/c + 2, (r-g)/c + 4, picked by the argmax
+  // channel with one gather (ties give the same hue either way). roll(-1) - roll(-2) over the
+  // channels is (g-b, b-r, r-g).
+  auto sectors = (x.roll(-1, 1) - x.roll(-2, 1)).mul_(inv).add_(at::tensor({0.0, 2.0, 4.0}, at::kDouble).to(x.options()).view({1, 3, 1, 1}));
+  auto h6 = sectors.gather(1, std::get<1>(maxAndArg));  // [N,1,H,W] in [-1, 5)
+  h6.add_(perSample(shift * 6.0 + 12.0, x));
+  auto out = at::empty_like(x, at::MemoryFormat::Contiguous);
+  const double n[3] = {5, 3, 1};
+  for (int64_t c = 0; c < 3; ++c) {
+    // k = (h6 + n) mod 6 via floor (ATen's fmod is several times slower on CPU).
+    auto k = h6 + n[c];
+    k.sub_(at::floor(k * (1.0 / 6.0)).mul_(6.0));
+    k = at::minimum(k, 4.0 - k).clamp_(0, 1).mul_(chroma);
+    at::Tensor dst = out.narrow(1, c, 1);  // written in place through the view
+    at::sub_out(dst, maxc, k);
+  }
+  return out;
 }
 
 at::Tensor gaussianBlur(const at::Tensor& x, const at::Tensor& sigma, int64_t kernelSize) {
@@ -272,25 +282,25 @@ at::Tensor BatchAugmenter::apply(const at::Tensor& input, const AugmentParams& p
   if (B == 0) return at::empty({0, C, S, S}, fopts);
   if (p.cropBox.size(0) != B) throw std::invalid_argument("augment: params are for batch " + std::to_string(p.cropBox.size(0)) + ", got batch " + std::to_string(B));
 
-  // 1. Crop + resize + flip: output pixel centre t in (-1,1) maps to
+  // 1. Crop + resize + flip as one affine grid: output pixel centre t = (2u+1)/S - 1 maps to
   //    x = (w/W)·(±t) + (2·left + w)/W - 1 in grid_sample's normalised coordinates
-  //    (align_corners=false), i.e. resize of the box with half-pixel centres.
+  //    (align_corners=false), i.e. a resize of the box with half-pixel centres; y likewise. This is
+  //    affine_grid(theta = [[±w/W, 0, tx], [0, h/H, ty]]), built from its separable form: the
+  //    per-sample math is on [B,S] rows and columns, and one stack writes the [B,S,S,2] grid
+  //    (affine_grid's batched matmul plus a clamp of the full grid cost ~3x more on CPU).
   auto box = p.cropBox.to(at::kDouble);
-  auto top = box.select(1, 0), left = box.select(1, 1), ch = box.select(1, 2), cw = box.select(1, 3);
-  auto sx = cw / static_cast<double>(W) * at::where(p.flip, at::full({B}, -1.0, box.options()), at::ones({B}, box.options()));
-  auto sy = ch / static_cast<double>(H);
-  auto tx = (2 * left + cw) / static_cast<double>(W) - 1;
-  auto ty = (2 * top + ch) / static_cast<double>(H) - 1;
-  auto zero = at::zeros({B}, box.options());
-  auto theta = at::stack({at::stack({sx, zero, tx}, 1), at::stack({zero, sy, ty}, 1)}, 1).to(fopts);  // [B,2,3]
-  auto grid = at::affine_grid_generator(theta, {B, C, S, S}, /*align_corners=*/false);
+  auto top = box.select(1, 0).unsqueeze(1), left = box.select(1, 1).unsqueeze(1);
+  auto ch = box.select(1, 2).unsqueeze(1), cw = box.select(1, 3).unsqueeze(1);
+  auto t = at::arange(S, box.options()).mul_(2).add_(1).div_(static_cast<double>(S)).sub_(1).unsqueeze(0);  // [1,S]
+  auto sign = at::where(p.flip, at::full({B}, -1.0, box.options()), at::ones({B}, box.options())).unsqueeze(1);
+  auto Wd = static_cast<double>(W), Hd = static_cast<double>(H);
+  auto gx = (cw / Wd) * sign * t + ((2 * left + cw) / Wd - 1);  // [B,S]
+  auto gy = (ch / Hd) * t + ((2 * top + ch) / Hd - 1);
   // Clamp to the box's outer pixel centres: torchvision resizes the cropped image, so upsampling
   // replicates the box edge instead of blending in pixels outside it.
-  auto xLo = (2 * left + 1) / static_cast<double>(W) - 1, xHi = (2 * (left + cw) - 1) / static_cast<double>(W) - 1;
-  auto yLo = (2 * top + 1) / static_cast<double>(H) - 1, yHi = (2 * (top + ch) - 1) / static_cast<double>(H) - 1;
-  auto lo = at::stack({xLo, yLo}, 1).view({B, 1, 1, 2}).to(fopts);
-  auto hi = at::stack({xHi, yHi}, 1).view({B, 1, 1, 2}).to(fopts);
-  grid = at::maximum(at::minimum(grid, hi), lo);
+  gx = at::maximum(at::minimum(gx, (2 * (left + cw) - 1) / Wd - 1), (2 * left + 1) / Wd - 1).to(fopts);
+  gy = at::maximum(at::minimum(gy, (2 * (top + ch) - 1) / Hd - 1), (2 * top + 1) / Hd - 1).to(fopts);
+  auto grid = at::stack({gx.unsqueeze(1).expand({B, S, S}), gy.unsqueeze(2).expand({B, S, S})}, 3);  // [B,S,S,2]
   at::Tensor x = at::grid_sampler(input.to(at::kFloat).div_(255.0), grid, /*bilinear*/ 0, /*border*/ 1, /*align_corners=*/false);
 
   // 2. Colour jitter, ops in each sample's own order; stage s runs op o on the samples whose
