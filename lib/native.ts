@@ -35,6 +35,22 @@ export interface MemoryInfo {
   numBytes: number;
 }
 
+// --- ema ---
+/** A flattened online/EMA pair made by createFlatEma (native/napi/ema_binding.cc). */
+export interface NativeFlatEma {
+  readonly numel: number;
+  update(m: number): Promise<void>;
+  updateReference(m: number): Promise<void>;
+  copyOnlineToEma(): Promise<void>;
+  rebind(): Promise<void>;
+  info(): Promise<{ numel: number; numGroups: number; isFlat: boolean }>;
+  ema(): NativeTensor[];
+  online(): NativeTensor[];
+  dispose(): void;
+  disposed(): boolean;
+}
+// --- end ema ---
+
 /** The raw binding. Each native binding file adds its exports here. */
 export interface NativeBinding {
   addonAbi: number;
@@ -43,6 +59,11 @@ export interface NativeBinding {
   NativeTensor: Function;
   tensorFromTypedArray(data: NativeTypedArray, shape: number[]): NativeTensor;
   memory(): MemoryInfo;
+  // --- ema ---
+  momentumAt(step: number, totalSteps: number, base: number, final: number): number;
+  lrAt(step: number, totalSteps: number, warmupSteps: number, baseLr: number, finalLr?: number): number;
+  createFlatEma(online: NativeTensor[], initialEma?: NativeTensor[]): Promise<NativeFlatEma>;
+  // --- end ema ---
 }
 
 export type LoadFailureReason = 'not-built' | 'libtorch-missing' | 'abi-mismatch' | 'unknown';
