@@ -49,6 +49,21 @@ export interface NativeTrainer {
   dispose(): void;
   readonly disposed: boolean;
 }
+// --- ema ---
+/** A flattened online/EMA pair made by createFlatEma (native/napi/ema_binding.cc). */
+export interface NativeFlatEma {
+  readonly numel: number;
+  update(m: number): Promise<void>;
+  updateReference(m: number): Promise<void>;
+  copyOnlineToEma(): Promise<void>;
+  rebind(): Promise<void>;
+  info(): Promise<{ numel: number; numGroups: number; isFlat: boolean }>;
+  ema(): NativeTensor[];
+  online(): NativeTensor[];
+  dispose(): void;
+  disposed(): boolean;
+}
+// --- end ema ---
 
 /** The raw binding. Each native binding file adds its exports here. */
 export interface NativeBinding {
@@ -74,6 +89,11 @@ export interface NativeBinding {
   // --- augment ---
   NativeAugmenter: new (config: import('./augment').NativeAugmentConfig, seed: number | bigint) => import('./augment').NativeAugmenter;
   augmentDefaults(): import('./augment').NativeAugmentConfig;
+  // --- ema ---
+  momentumAt(step: number, totalSteps: number, base: number, final: number): number;
+  lrAt(step: number, totalSteps: number, warmupSteps: number, baseLr: number, finalLr?: number): number;
+  createFlatEma(online: NativeTensor[], initialEma?: NativeTensor[]): Promise<NativeFlatEma>;
+  // --- end ema ---
 }
 
 export type LoadFailureReason = 'not-built' | 'libtorch-missing' | 'abi-mismatch' | 'unknown';

@@ -7,9 +7,9 @@
 //
 // Compiled only when LibTorch has CUDA (CMakeLists defines MSSL_WITH_CUDA then); ema.cc calls
 // mssl::detail::emaLerpCuda under that macro. Kept C++14-clean for older nvcc dialects.
-#include <ATen/ATen.h>
+// Only core/c10 headers: ATen/cuda/CUDAContext.h would pull in the cuBLAS/cuSPARSE headers.
 #include <ATen/Dispatch.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/core/Tensor.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -64,7 +64,8 @@ void launch(const at::Tensor& online, const at::Tensor& ema, double weight) {
                           reinterpret_cast<std::uintptr_t>(e) % (sizeof(E) * N) == 0;
   const int threads = 256;
   const int64_t work = vectorised ? (n + N - 1) / N : n;
-  const int sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+  int sms = 0;
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, ema.get_device()));
   // A few waves of resident blocks; the grid-stride loop covers the rest.
   int64_t blocks = (work + threads - 1) / threads;
   const int64_t maxBlocks = static_cast<int64_t>(sms) * 8;

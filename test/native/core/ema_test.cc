@@ -28,9 +28,10 @@ bool throwsAs(F&& f) {
   return false;
 }
 
-std::vector<torch::Tensor> randomSet(const std::vector<std::vector<int64_t>>& shapes, torch::ScalarType dtype = torch::kFloat) {
+std::vector<torch::Tensor> randomSet(const std::vector<std::vector<int64_t>>& shapes, torch::ScalarType dtype = torch::kFloat,
+                                     torch::Device device = torch::kCPU) {
   std::vector<torch::Tensor> out;
-  for (const auto& s : shapes) out.push_back(torch::randn(s).to(dtype));
+  for (const auto& s : shapes) out.push_back(torch::randn(s).to(device, dtype));
   return out;
 }
 
@@ -56,14 +57,15 @@ double maxRelErr(const std::vector<torch::Tensor>& a, const std::vector<torch::T
 
 // 100 updates with varying m (including the ends 0 and 1) while the online tensors drift, fused
 // against the per-parameter reference.
-void checkFusedMatchesReference(const std::vector<std::vector<int64_t>>& shapes, torch::ScalarType onlineDtype) {
+void checkFusedMatchesReference(const std::vector<std::vector<int64_t>>& shapes, torch::ScalarType onlineDtype,
+                                torch::Device device = torch::kCPU) {
   torch::manual_seed(7);
-  auto onlineA = randomSet(shapes, onlineDtype);
+  auto onlineA = randomSet(shapes, onlineDtype, device);
   auto onlineB = clones(onlineA);
   auto emaA = clones(onlineA);  // handed to FusedEma in the online dtype: it must become fp32
   auto emaB = clones(onlineA, mssl::emaDtypeFor(onlineDtype));
   for (size_t i = 0; i < emaA.size(); ++i) {
-    auto noise = torch::randn(emaA[i].sizes());
+    auto noise = torch::randn(emaA[i].sizes()).to(device);
     emaA[i].add_(noise.to(emaA[i].scalar_type()));
     emaB[i].copy_(emaA[i]);
   }
@@ -77,7 +79,7 @@ void checkFusedMatchesReference(const std::vector<std::vector<int64_t>>& shapes,
   for (int k = 0; k < 100; ++k) {
     double m = k == 0 ? 0.0 : (k == 1 ? 1.0 : 0.5 + 0.49 * std::sin(0.37 * k));
     for (size_t i = 0; i < onlineA.size(); ++i) {
-      auto d = (0.05 * torch::randn(onlineA[i].sizes())).to(onlineDtype);
+      auto d = (0.05 * torch::randn(onlineA[i].sizes())).to(device, onlineDtype);
       onlineA[i].add_(d);
       onlineB[i].add_(d);
     }
@@ -121,6 +123,25 @@ MSSL_TEST(ema_fp16_and_bf16_online_keep_fp32_ema) {
   CHECK(f.online().group(0).scalar_type() == torch::kHalf);
   CHECK(f.ema().group(0).scalar_type() == torch::kFloat);
   CHECK(ema[0].scalar_type() == torch::kFloat && ema[1].scalar_type() == torch::kFloat);
+}
+
+// The CUDA kernel (native/core/ema.cu) against the same reference; skipped without a GPU.
+MSSL_TEST(ema_cuda_fused_matches_reference) {
+  if (!torch::cuda::is_available()) {
+    std::cout << "  (no CUDA device: skipped)\n";
+    return;
+  }
+  torch::Device cuda(torch::kCUDA, 0);
+  for (auto dt : {torch::kFloat, torch::kHalf, torch::kBFloat16, torch::kDouble}) {
+    checkFusedMatchesReference(kMixedShapes, dt, cuda);
+    checkFusedMatchesReference({{512, 256, 3}, {300001}, {5}}, dt, cuda);
+  }
+  // Mixed devices: one group per (device, dtype).
+  std::vector<torch::Tensor> online = {torch::randn({4, 4}), torch::randn({7}, cuda), torch::randn({3}, cuda).to(torch::kHalf)};
+  std::vector<torch::Tensor> ema = clones(online);
+  mssl::FusedEma f(online, ema);
+  CHECK(f.online().numGroups() == 3);
+  CHECK(ema[1].is_cuda() && ema[2].is_cuda() && ema[2].scalar_type() == torch::kFloat);
 }
 
 MSSL_TEST(ema_flat_params_groups_and_views) {
@@ -333,4 +354,20 @@ MSSL_TEST(ema_bench_fused_vs_reference) {
   std::cout << "  bench: " << fused.numel() << " fp32 params in " << online.size() << " tensors, " << at::get_num_threads()
             << " threads: fused " << tf << " ms (" << 12.0 * n / tf / 1e6 << " GB/s), per-parameter reference " << tr
             << " ms (median of " << iters << ")\n";
+  if (torch::cuda::is_available()) {
+    torch::Device cuda(torch::kCUDA, 0);
+    auto onlineC = randomSet(shapes, torch::kFloat, cuda);
+    auto emaC = clones(onlineC), onlineCR = clones(onlineC), emaCR = clones(onlineC);
+    mssl::FusedEma fusedC(onlineC, emaC);
+    double tfc = time([&] {
+      fusedC.update(0.996);
+      torch::cuda::synchronize();
+    });
+    double trc = time([&] {
+      mssl::emaUpdateReference(onlineCR, emaCR, 0.996);
+      torch::cuda::synchronize();
+    });
+    std::cout << "  bench (CUDA): fused " << tfc << " ms (" << 12.0 * n / tfc / 1e6 << " GB/s), per-parameter reference " << trc
+              << " ms\n";
+  }
 }
