@@ -99,20 +99,27 @@ export const DEFAULT_SSL_CONFIG: SslConfig = {
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
+// Tag-based, not prototype-based: objects may come from another realm (worker, vm, jest).
 function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x) && Object.getPrototypeOf(x) === Object.prototype;
+  return Object.prototype.toString.call(x) === '[object Object]';
+}
+
+function cloneData<T>(x: T): T {
+  if (Array.isArray(x)) return x.map(cloneData) as T;
+  if (isPlainObject(x)) return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, cloneData(v)])) as T;
+  return x;
 }
 
 /** Deep-merges `override` onto `base` (arrays and scalars replace). Unknown keys are errors. */
 export function mergeConfig<T extends object>(base: T, override: DeepPartial<T> | undefined, path = 'config'): T {
-  if (override === undefined) return structuredClone(base);
+  if (override === undefined) return cloneData(base);
   if (!isPlainObject(override)) throw new TypeError(`${path} must be an object`);
-  const out = structuredClone(base) as Record<string, unknown>;
+  const out = cloneData(base) as Record<string, unknown>;
   for (const [k, v] of Object.entries(override)) {
     if (v === undefined) continue;
     if (!(k in out)) throw new TypeError(`${path}.${k} is not a known option (known: ${Object.keys(out).join(', ')})`);
     const cur = out[k];
-    out[k] = isPlainObject(cur) ? mergeConfig(cur, v as DeepPartial<typeof cur>, `${path}.${k}`) : structuredClone(v);
+    out[k] = isPlainObject(cur) ? mergeConfig(cur, v as DeepPartial<typeof cur>, `${path}.${k}`) : cloneData(v);
   }
   return out as T;
 }

@@ -13,3 +13,6 @@ export { ntXentPair, ntXent, momentumNtXent, infoNce, byolLoss } from './losses'
 export type { LossName, LossResult, TemperatureOptions, NtXentOptions, InfoNceOptions } from './losses';
 export { NegativeKeyQueue } from './queue';
 export type { QueueState } from './queue';
+export { BatchAugmenter, AUGMENT_DEFAULTS, resolveAugmentConfig } from './augment';
+export type { AugmentConfig } from './augment';
+export { momentumAt, lrAt, FlatEma } from './ema';

@@ -1,5 +1,4 @@
-// Synthetic image data with structure a contrastive learner can pick up: each image is one of a
-// few random prototypes plus noise, so views of the same image agree more than views of others.
+// Synthetic image data with structure a contrastive learner can pick up.
 import { Tensor } from '../../lib';
 
 function lcg(seed: number): () => number {
@@ -18,14 +17,42 @@ export interface SyntheticData {
   batch(i: number, batchSize: number): { images: Tensor; index: Tensor };
 }
 
-export function syntheticImages(n: number, channels: number, size: number, seed: number, prototypes = 8): SyntheticData {
+/** Bilinear upsampling of a g×g grid per channel to size×size (test data only). */
+function smoothPattern(rand: () => number, channels: number, size: number, g: number): Float32Array {
+  const grid = Float32Array.from({ length: channels * g * g }, () => rand() * 255);
+  const out = new Float32Array(channels * size * size);
+  for (let c = 0; c < channels; c++) {
+    for (let y = 0; y < size; y++) {
+      const gy = (y / (size - 1)) * (g - 1);
+      const y0 = Math.floor(gy);
+      const y1 = Math.min(y0 + 1, g - 1);
+      const fy = gy - y0;
+      for (let x = 0; x < size; x++) {
+        const gx = (x / (size - 1)) * (g - 1);
+        const x0 = Math.floor(gx);
+        const x1 = Math.min(x0 + 1, g - 1);
+        const fx = gx - x0;
+        const at = (yy: number, xx: number) => grid[c * g * g + yy * g + xx];
+        out[c * size * size + y * size + x] =
+          (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * `n` images, each one of `prototypes` smooth random colour patterns (a 3×3 grid upsampled, so
+ * crops of one image still look alike) plus pixel noise.
+ */
+export function syntheticImages(n: number, channels: number, size: number, seed: number, prototypes = 32): SyntheticData {
   const rand = lcg(seed);
   const per = channels * size * size;
-  const protos = Array.from({ length: prototypes }, () => Float32Array.from({ length: per }, () => rand() * 255));
+  const protos = Array.from({ length: prototypes }, () => smoothPattern(rand, channels, size, 3));
   const pixels = new Uint8Array(n * per);
   for (let i = 0; i < n; i++) {
     const p = protos[Math.floor(rand() * prototypes)];
-    for (let j = 0; j < per; j++) pixels[i * per + j] = Math.max(0, Math.min(255, Math.round(p[j] + (rand() - 0.5) * 60)));
+    for (let j = 0; j < per; j++) pixels[i * per + j] = Math.max(0, Math.min(255, Math.round(p[j] + (rand() - 0.5) * 40)));
   }
   return {
     pixels,

@@ -10,7 +10,7 @@ const tiny = (over: DeepPartial<SslConfig> = {}): DeepPartial<SslConfig> => ({
   ...over,
   backbone: { width: 0.25, inChannels: 3, ...(over.backbone ?? {}) },
   projector: { hiddenDim: 64, outDim: 32, ...(over.projector ?? {}) },
-  augment: { outSize: SIZE, scaleMin: 0.3, blurP: 0, ...(over.augment ?? {}) },
+  augment: { outSize: SIZE, scale: [0.3, 1], blurP: 0, ...(over.augment ?? {}) },
   optimizer: { lr: 0.1, weightDecay: 0, ...(over.optimizer ?? {}) },
   totalSteps: over.totalSteps ?? 30,
 });
@@ -45,7 +45,9 @@ describe('SslModel training step', () => {
       losses.push(r.loss);
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const first = mean(losses.slice(0, 5));
+    // From step 2 on: MoCo's queue fills during the first two steps (an empty queue gives loss 0,
+    // a half-full one a lower chance level log(K+1)).
+    const first = mean(losses.slice(2, 7));
     const last = mean(losses.slice(-5));
     expect(last).toBeLessThan(first);
     model.dispose();
