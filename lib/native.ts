@@ -94,6 +94,27 @@ export interface NativeBinding {
   lrAt(step: number, totalSteps: number, warmupSteps: number, baseLr: number, finalLr?: number): number;
   createFlatEma(online: NativeTensor[], initialEma?: NativeTensor[]): Promise<NativeFlatEma>;
   // --- end ema ---
+  // --- dataset ---
+  /** Validates and canonicalises a dataset: uint8 [N,C,H,W] (3-D = one channel), int64 labels. */
+  dataPrepare(images: NativeTensor, labels: NativeTensor, numClasses?: number, layout?: 'nchw' | 'nhwc'): { images: NativeTensor; labels: NativeTensor };
+  /** Splits fixed-size records (label byte at labelOffset, CHW pixels at pixelOffset). */
+  dataUnpackRecords(
+    records: NativeTensor,
+    spec: { recordSize: number; labelOffset: number; pixelOffset: number; channels: number; height: number; width: number },
+  ): { images: NativeTensor; labels: NativeTensor };
+  /** index_select of one batch; `index` is an int64 copy of the indices. */
+  dataGather(
+    images: NativeTensor,
+    labels: NativeTensor,
+    indices: NativeTensor | Int32Array | BigInt64Array | readonly number[],
+  ): { images: NativeTensor; labels: NativeTensor; index: NativeTensor };
+  /** Seeded epoch sampler (native/core/data EpochSampler); batches come out as Int32Array. */
+  DataSampler: new (options: { size: number; batchSize: number; dropLast?: boolean; shuffle?: boolean; seed?: number | bigint }) => {
+    readonly batchesPerEpoch: number;
+    next(): Int32Array;
+    state(): { epoch: number; position: number };
+    setState(state: { epoch: number; position: number }): void;
+  };
 }
 
 export type LoadFailureReason = 'not-built' | 'libtorch-missing' | 'abi-mismatch' | 'unknown';
