@@ -16,3 +16,5 @@ export type { QueueState } from './queue';
 export { BatchAugmenter, AUGMENT_DEFAULTS, resolveAugmentConfig } from './augment';
 export type { AugmentConfig } from './augment';
 export { momentumAt, lrAt, FlatEma } from './ema';
+export * from './data';
+export * from './train';

@@ -4,7 +4,7 @@ import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ImageDataset } from '../data/dataset';
-import { EpochSampler, SamplerState } from '../data/sampler';
+import type { EpochSampler, SamplerState } from '../data/sampler';
 import type { SslModel, StepResult } from '../model';
 import { disposeAll } from '../tensor';
 import { ProgressReporter, ProgressMode } from './progress';
@@ -97,7 +97,7 @@ export class Trainer extends EventEmitter {
   async fit(): Promise<FitResult> {
     const c = this.config;
     const t0 = Date.now();
-    const sampler = new EpochSampler(this.data.length, { batchSize: c.batchSize, seed: c.seed, dropLast: c.dropLast });
+    const sampler = this.data.sampler({ batchSize: c.batchSize, seed: c.seed, dropLast: c.dropLast });
     let resumedFrom: number | undefined;
     if (c.resume && c.checkpointPath && fs.existsSync(c.checkpointPath)) {
       const extra = JSON.parse(await this.model.load(c.checkpointPath)) as CheckpointExtra;
@@ -113,35 +113,30 @@ export class Trainer extends EventEmitter {
     let aborted = false;
     let step = resumedFrom ?? 0;
     try {
-      while (sampler.epoch < c.epochs) {
-        const epoch = sampler.epoch;
-        const batchIndex = sampler.position;
-        const indices = sampler.next();
-        if (indices === null) {
-          // End of an epoch: evaluate, then the sampler has moved on to the next permutation.
-          this.emit('epoch', { epoch, step });
-          if (c.evalEvery > 0 && c.evaluate && (epoch + 1) % c.evalEvery === 0) await this.runEval(epoch, step, metrics);
-          continue;
-        }
-        if (step >= budget) break;
+      while (sampler.epoch < c.epochs && step < budget) {
         if (c.signal?.aborted) {
           aborted = true;
           break;
         }
-        const { images, index } = this.data.batch(indices);
+        const { epoch, position } = sampler.state();
+        const batch = this.data.batch(sampler.next());
         let r: StepResult;
         try {
-          r = await this.model.step(images, index);
+          r = await this.model.step(batch.images, batch.index);
         } finally {
-          disposeAll(images, index);
+          disposeAll(batch);
         }
         step = r.step;
         losses.push(r.loss);
-        const ev: StepEvent = { ...r, epoch, batch: batchIndex };
+        const ev: StepEvent = { ...r, epoch, batch: position };
         this.emit('step', ev);
         metrics?.write(JSON.stringify({ type: 'step', time: Date.now(), ...ev }) + '\n');
         progress.update(step, r.loss);
         if (c.checkpointEvery > 0 && step % c.checkpointEvery === 0) await this.checkpoint(sampler);
+        if (sampler.epoch !== epoch) {
+          this.emit('epoch', { epoch, step });
+          if (c.evalEvery > 0 && c.evaluate && (epoch + 1) % c.evalEvery === 0) await this.runEval(epoch, step, metrics);
+        }
       }
       if (!aborted && c.checkpointEvery > 0) await this.checkpoint(sampler);
     } finally {

@@ -1,4 +1,4 @@
-import { configFor, getMethod, METHODS, resolveSslConfig } from '../../../lib';
+import { configFor, getMethod, METHODS, resolveEmaParts } from '../../../lib';
 import { thrown } from '../../helpers/errors';
 
 describe('methods registry', () => {
@@ -12,8 +12,8 @@ describe('methods registry', () => {
     expect(c.ema.parts).toBe('none');
     expect(configFor('simclr', { ema: 'projector' }).ema.parts).toBe('projector');
     const parts = configFor('simclr', { ema: ['layer4', 'projector'] });
-    expect(resolveSslConfig(parts).ema.parts).toEqual(['layer4', 'projector']);
-    expect(resolveSslConfig(configFor('simclr', { ema: 'full' })).ema.parts).toEqual(['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'projector']);
+    expect(resolveEmaParts(parts.ema.parts)).toEqual(['layer4', 'projector']);
+    expect(resolveEmaParts(configFor('simclr', { ema: 'full' }).ema.parts)).toEqual(['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'projector']);
   });
 
   test('moco v2 uses a queue and full EMA; v3 a predictor and in-batch negatives', () => {
