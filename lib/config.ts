@@ -67,6 +67,8 @@ export interface SslConfig {
   totalSteps: number;
   seed: number;
   device: 'cpu' | 'cuda';
+  /** Per-part gradient RMS each step (design §5). Off by default; costs nothing when off. */
+  gradMonitor: { enabled: boolean };
 }
 
 export const DEFAULT_SSL_CONFIG: SslConfig = {
@@ -95,6 +97,7 @@ export const DEFAULT_SSL_CONFIG: SslConfig = {
   totalSteps: 1000,
   seed: 0,
   device: 'cpu',
+  gradMonitor: { enabled: false },
 };
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };

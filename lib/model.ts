@@ -16,6 +16,18 @@ export interface StepResult {
   step: number;
   /** Wall time of each phase of the step, in ms. */
   ms: Record<PhaseName, number>;
+  /**
+   * rms_b = ‖∂L/∂h_b‖₂ / sqrt(numel h_b) per part (stem, layer1..4, projector), both views;
+   * nulls when config.gradMonitor is off.
+   */
+  gradRms: (number | null)[];
+}
+
+/** Gradients on a fixed probe batch (design §5): rms per part and the cosine with the previous probe. */
+export interface ProbeResult {
+  rms: (number | null)[];
+  /** null on the first probe. */
+  cosine: (number | null)[];
 }
 
 export interface ModelSummary {
@@ -73,6 +85,15 @@ export class SslModel {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /**
+   * ∂L/∂h_b on a fixed batch with fixed augmentation; changes no state (no optimizer step,
+   * EMA, enqueue or BN statistics). Successive probes report the cosine between their gradients.
+   */
+  async probe(images: Tensor): Promise<ProbeResult> {
+    if (!(images instanceof Tensor)) throw new TypeError('probe: images must be a Tensor (uint8 [B,C,H,W])');
+    return this.native.probe(images.handle);
   }
 
   /** Backbone features (eval mode, no augmentation) of uint8 images [B,C,H,W]: float32 [B,F]. */

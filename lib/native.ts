@@ -39,6 +39,7 @@ export interface MemoryInfo {
 export interface NativeTrainer {
   step(images: NativeTensor, sampleIndex?: NativeTensor): Promise<unknown>;
   embed(images: NativeTensor): Promise<NativeTensor>;
+  probe(images: NativeTensor): Promise<{ rms: (number | null)[]; cosine: (number | null)[] }>;
   summary(): { step: number; numParameters: number; numEmaParameters: number; emaParts: string[]; featureDim: number; device: string };
   forwardCounts(): { online: number[]; key: number[] };
   resetForwardCounts(): Promise<void>;

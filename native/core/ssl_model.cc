@@ -43,12 +43,11 @@ void freezeParameters(torch::nn::Module& m) {
   for (auto& p : m.parameters()) p.set_requires_grad(false);
 }
 
-// While alive, the BatchNorm layers of a module normalise with batch statistics (train mode) but
-// leave their running statistics as they were: momentum 0 keeps running_mean/var, and the batch
-// counter is restored.
-class RunningStatsFreeze {
- public:
-  explicit RunningStatsFreeze(const std::shared_ptr<torch::nn::Module>& m) {
+}  // namespace
+
+RunningStatsFreeze::RunningStatsFreeze(const std::vector<std::shared_ptr<torch::nn::Module>>& modules) {
+  for (const auto& m : modules) {
+    if (!m) continue;
     for (auto& sub : m->modules(/*include_self=*/true)) {
       if (auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(sub)) {
         save(bn->options.momentum(), bn->num_batches_tracked);
@@ -61,31 +60,18 @@ class RunningStatsFreeze {
       }
     }
   }
-  ~RunningStatsFreeze() {
-    size_t i = 0;
-    for (auto& bn : bn2d_) restore(bn->options, bn->num_batches_tracked, i++);
-    for (auto& bn : bn1d_) restore(bn->options, bn->num_batches_tracked, i++);
-  }
-  RunningStatsFreeze(const RunningStatsFreeze&) = delete;
-  RunningStatsFreeze& operator=(const RunningStatsFreeze&) = delete;
+}
 
- private:
-  void save(c10::optional<double> momentum, const torch::Tensor& counter) {
-    momenta_.push_back(momentum);
-    counters_.push_back(counter.defined() ? counter.clone() : counter);
-  }
-  template <typename Options>
-  void restore(Options& opts, torch::Tensor& counter, size_t i) {
-    opts.momentum(momenta_[i]);
-    if (counter.defined()) counter.copy_(counters_[i]);
-  }
-  std::vector<std::shared_ptr<torch::nn::BatchNorm2dImpl>> bn2d_;
-  std::vector<std::shared_ptr<torch::nn::BatchNorm1dImpl>> bn1d_;
-  std::vector<c10::optional<double>> momenta_;
-  std::vector<torch::Tensor> counters_;
-};
+RunningStatsFreeze::~RunningStatsFreeze() {
+  size_t i = 0;
+  for (auto& bn : bn2d_) restore(bn->options, bn->num_batches_tracked, i++);
+  for (auto& bn : bn1d_) restore(bn->options, bn->num_batches_tracked, i++);
+}
 
-}  // namespace
+void RunningStatsFreeze::save(c10::optional<double> momentum, const torch::Tensor& counter) {
+  momenta_.push_back(momentum);
+  counters_.push_back(counter.defined() ? counter.clone() : counter);
+}
 
 SslModel::SslModel(const SslModelConfig& cfg) : cfg_(cfg) {
   cfg_.validate();
@@ -153,11 +139,11 @@ torch::Tensor SslModel::runPart(int part, const torch::Tensor& x, bool useEma) {
   ++keyCalls_[part];
   if (part == kProjectorPart) {
     if (useEma) return emaProjector_->forward(x);
-    RunningStatsFreeze freeze(projector_.ptr());
+    RunningStatsFreeze freeze({projector_.ptr()});
     return projector_->forward(x);
   }
   if (useEma) return emaBackbone_->forwardPart(part, x);
-  RunningStatsFreeze freeze(online_->partModule(part));
+  RunningStatsFreeze freeze({online_->partModule(part)});
   return online_->forwardPart(part, x);
 }
 
@@ -229,6 +215,14 @@ void SslModel::to(const torch::Device& device) {
 }
 
 torch::Device SslModel::device() const { return online_->parameters().front().device(); }
+
+std::unique_ptr<RunningStatsFreeze> SslModel::freezeRunningStats() {
+  std::vector<std::shared_ptr<torch::nn::Module>> all = {online_.ptr(), projector_.ptr()};
+  if (!predictor_.is_empty()) all.push_back(predictor_.ptr());
+  if (!emaBackbone_.is_empty()) all.push_back(emaBackbone_.ptr());
+  if (!emaProjector_.is_empty()) all.push_back(emaProjector_.ptr());
+  return std::make_unique<RunningStatsFreeze>(all);
+}
 
 void SslModel::rebindEma() {
   if (ema_) ema_->rebind();

@@ -32,6 +32,29 @@ struct SslModelConfig {
   void validate() const;
 };
 
+// While alive, the BatchNorm layers of the given modules normalise with batch statistics (train
+// mode) but leave their running statistics as they were: momentum 0 keeps running_mean/var, and
+// the batch counter is restored.
+class RunningStatsFreeze {
+ public:
+  explicit RunningStatsFreeze(const std::vector<std::shared_ptr<torch::nn::Module>>& modules);
+  ~RunningStatsFreeze();
+  RunningStatsFreeze(const RunningStatsFreeze&) = delete;
+  RunningStatsFreeze& operator=(const RunningStatsFreeze&) = delete;
+
+ private:
+  void save(c10::optional<double> momentum, const torch::Tensor& counter);
+  template <typename Options>
+  void restore(Options& opts, torch::Tensor& counter, size_t i) {
+    opts.momentum(momenta_[i]);
+    if (counter.defined()) counter.copy_(counters_[i]);
+  }
+  std::vector<std::shared_ptr<torch::nn::BatchNorm2dImpl>> bn2d_;
+  std::vector<std::shared_ptr<torch::nn::BatchNorm1dImpl>> bn1d_;
+  std::vector<c10::optional<double>> momenta_;
+  std::vector<torch::Tensor> counters_;
+};
+
 // What one online forward of one view leaves behind. partOut[b] is h_b, the output of part b
 // (for layer4 the feature map; features = pooled layer4); the gradient monitor hooks these.
 struct ViewForward {
@@ -84,6 +107,9 @@ class SslModel {
   Mlp& predictor() { return predictor_; }  // null module without predictor
   ResNet& emaBackbone() { return emaBackbone_; }  // null module unless a backbone part is EMA'd
   Mlp& emaProjector() { return emaProjector_; }  // null module unless the projector is EMA'd
+  // Freezes the running statistics of every BatchNorm of the model (online and EMA) while alive:
+  // for measurements (gradient probes) that must not change the model.
+  std::unique_ptr<RunningStatsFreeze> freezeRunningStats();
   // Re-flattens the EMA buffers after parameters were replaced (checkpoint load, .to()).
   void rebindEma();
 

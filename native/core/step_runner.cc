@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "core/byol_loss.h"
@@ -131,6 +132,10 @@ StepResult StepRunner::step(const torch::Tensor& batchIn, const torch::Tensor& s
 
   ViewForward v1 = model_->forwardOnline(x1);
   ViewForward v2 = model_->forwardOnline(x2);
+  if (cfg_.gradMonitor) {
+    monitor_.attach(v1);
+    monitor_.attach(v2);
+  }
   mark(kForward);
 
   torch::Tensor k1, k2;
@@ -150,6 +155,8 @@ StepResult StepRunner::step(const torch::Tensor& batchIn, const torch::Tensor& s
 
   optimizer_->zero_grad();
   loss.backward();
+  r.gradRms.fill(std::numeric_limits<double>::quiet_NaN());
+  if (cfg_.gradMonitor) r.gradRms = monitor_.takeRms();
   mark(kBackward);
 
   r.lr = currentLr();
@@ -173,6 +180,43 @@ StepResult StepRunner::step(const torch::Tensor& batchIn, const torch::Tensor& s
   ++step_;
   r.step = step_;
   r.loss = lossValue;
+  return r;
+}
+
+ProbeResult StepRunner::probe(const torch::Tensor& batchIn) {
+  checkBatch(batchIn, torch::Tensor());
+  torch::Tensor batch = batchIn.to(device_);
+  // The same views every probe: a fresh augmenter from a fixed seed, not the training stream.
+  BatchAugmenter fixed(cfg_.augment, cfg_.seed ^ 0x9E3779B97F4A7C15ULL);
+  torch::Tensor x1 = fixed(batch), x2 = fixed(batch);
+  model_->train(true);
+  auto freeze = model_->freezeRunningStats();
+  ViewForward v1 = model_->forwardOnline(x1);
+  ViewForward v2 = model_->forwardOnline(x2);
+  torch::Tensor k1, k2;
+  if (needsKeys()) {
+    k1 = model_->forwardKey(v1);
+    k2 = model_->forwardKey(v2);
+  }
+  torch::Tensor loss = computeLoss(v1, v2, k1, k2, torch::Tensor());
+  std::vector<torch::Tensor> outputs;
+  for (int b = 0; b < kNumParts; ++b) {
+    outputs.push_back(v1.partOut[b]);
+    outputs.push_back(v2.partOut[b]);
+  }
+  std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, outputs, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                                                           /*allow_unused=*/true);
+  std::array<torch::Tensor, kNumParts> perPart;
+  ProbeResult r;
+  r.rms.fill(std::numeric_limits<double>::quiet_NaN());
+  for (int b = 0; b < kNumParts; ++b) {
+    const torch::Tensor& g1 = grads[2 * b];
+    const torch::Tensor& g2 = grads[2 * b + 1];
+    if (!g1.defined() || !g2.defined()) continue;
+    perPart[b] = torch::cat({g1.reshape({-1}), g2.reshape({-1})});
+    r.rms[b] = std::sqrt(perPart[b].to(torch::kDouble).pow(2).mean().item<double>());
+  }
+  r.cosine = monitor_.probeCosine(perPart);
   return r;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/augment.h"
+#include "core/grad_monitor.h"
 #include "core/optim.h"
 #include "core/queue.h"
 #include "core/ssl_model.h"
@@ -31,6 +32,7 @@ struct StepConfig {
   AugmentConfig augment;
   uint64_t seed = 0;            // model init and augmentation streams
   std::string device = "cpu";
+  bool gradMonitor = false;     // per-part gradient RMS each step (design §5); free when off
   void validate(const SslModelConfig& model) const;
 };
 
@@ -43,6 +45,12 @@ struct StepResult {
   double momentum = 0;
   int64_t step = 0;  // optimizer steps done after this one
   std::array<double, kNumPhases> ms{};
+  PartStats gradRms{};  // rms of ∂L/∂h_b per part (NaN when the monitor is off)
+};
+
+struct ProbeResult {
+  PartStats rms{};     // rms of ∂L/∂h_b on the probe batch
+  PartStats cosine{};  // cosine with the previous probe's ∂L/∂h_b (NaN the first time)
 };
 
 class StepRunner {
@@ -53,6 +61,10 @@ class StepRunner {
   // [B] dataset indices (masks same-sample queue negatives), or undefined. Validates everything
   // before changing any state.
   StepResult step(const torch::Tensor& batch, const torch::Tensor& sampleIndex);
+
+  // Gradient of the loss w.r.t. each part's output on a fixed batch, with fixed augmentation,
+  // without changing any state (no optimizer step, no EMA, no enqueue, BN stats frozen).
+  ProbeResult probe(const torch::Tensor& batch);
 
   // Backbone features in eval mode for uint8 images (normalised like training, no augmentation).
   torch::Tensor embed(const torch::Tensor& batch);
@@ -79,6 +91,7 @@ class StepRunner {
   std::unique_ptr<BatchAugmenter> augmenter_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<NegativeQueue> queue_;
+  GradMonitor monitor_;
   int64_t step_ = 0;
 };
 

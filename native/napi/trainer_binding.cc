@@ -1,6 +1,7 @@
 // NativeTrainer: a StepRunner (model + optimizer + augmenter + queue) behind JS. step() and
 // embed() are async jobs on the torch worker; getters return the state as of the last settled job
 // so they never race a running step.
+#include <cmath>
 #include <memory>
 
 #include "core/checkpoint.h"
@@ -54,6 +55,16 @@ void readConfig(const ConfigReader& r, SslModelConfig& m, StepConfig& s) {
   r.integer("totalSteps", s.totalSteps, 1);
   r.seed("seed", s.seed);
   r.string("device", s.device);
+  r.child("gradMonitor").boolean("enabled", s.gradMonitor);
+}
+
+// NaN (part not measured) becomes null so JSON logs stay valid.
+Napi::Array partStats(Napi::Env env, const PartStats& a) {
+  auto out = Napi::Array::New(env, a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    out.Set(static_cast<uint32_t>(i), std::isnan(a[i]) ? env.Null() : Napi::Number::New(env, a[i]));
+  }
+  return out;
 }
 
 Napi::Array toArray(Napi::Env env, const std::array<int64_t, kNumParts>& a) {
@@ -71,6 +82,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                        {
                            InstanceMethod<&TrainerWrap::step>("step"),
                            InstanceMethod<&TrainerWrap::embed>("embed"),
+                           InstanceMethod<&TrainerWrap::probe>("probe"),
                            InstanceMethod<&TrainerWrap::summary>("summary"),
                            InstanceMethod<&TrainerWrap::forwardCounts>("forwardCounts"),
                            InstanceMethod<&TrainerWrap::resetForwardCounts>("resetForwardCounts"),
@@ -121,6 +133,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       auto ms = Napi::Object::New(env);
       for (int p = 0; p < kNumPhases; ++p) ms.Set(phaseNames()[p], result_.ms[p]);
       o.Set("ms", ms);
+      o.Set("gradRms", partStats(env, result_.gradRms));
       return o;
     }
 
@@ -148,6 +161,33 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       at::Tensor index;
       if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) index = TensorWrap::arg(info[1], "sampleIndex");
       auto job = std::make_unique<StepJob>(this, live(info.Env()), batch, index);
+      job->keepAlive(info.This().As<Napi::Object>());
+      return addonData(info.Env()).worker->submit(info.Env(), std::move(job));
+    });
+  }
+
+  class ProbeJob : public Job {
+   public:
+    ProbeJob(TrainerWrap* owner, std::shared_ptr<StepRunner> r, at::Tensor batch) : owner_(owner), runner_(std::move(r)), batch_(std::move(batch)) {}
+    void execute() override { r_ = runner_->probe(batch_); }
+    Napi::Value result(Napi::Env env) override {
+      owner_->snapshot();
+      auto o = Napi::Object::New(env);
+      o.Set("rms", partStats(env, r_.rms));
+      o.Set("cosine", partStats(env, r_.cosine));
+      return o;
+    }
+
+   private:
+    TrainerWrap* owner_;
+    std::shared_ptr<StepRunner> runner_;
+    at::Tensor batch_;
+    ProbeResult r_;
+  };
+
+  Napi::Value probe(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      auto job = std::make_unique<ProbeJob>(this, live(info.Env()), TensorWrap::arg(info[0], "probeImages"));
       job->keepAlive(info.This().As<Napi::Object>());
       return addonData(info.Env()).worker->submit(info.Env(), std::move(job));
     });

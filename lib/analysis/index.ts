@@ -1,0 +1,2 @@
+export { GradMonitor } from './gradMonitor';
+export type { PartGradStats } from './gradMonitor';
