@@ -100,11 +100,11 @@ describe('SslModel training step', () => {
   test('embed returns pooled backbone features', async () => {
     const data = syntheticImages(4, 3, SIZE, 3);
     const model = SslModel.create(tiny());
-    const { images } = data.batch(0, 4);
+    const { images, index } = data.batch(0, 4);
     const f = await model.embed(images);
     expect(f.shape).toEqual([4, model.summary().featureDim]);
     expect(f.dtype).toBe('float32');
-    disposeAll(images, f);
+    disposeAll(images, index, f);
     model.dispose();
 
   });
