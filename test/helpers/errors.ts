@@ -12,3 +12,10 @@ export function thrown(fn: () => unknown): Error & { code?: string } {
 export function typeTag(x: unknown): string {
   return Object.prototype.toString.call(x);
 }
+
+/** Asserts that fn throws an error of this name whose message matches. */
+export function expectThrows(fn: () => unknown, name: 'TypeError' | 'RangeError' | 'Error', message: RegExp): void {
+  const err = thrown(fn);
+  expect(err.name).toBe(name);
+  expect(err.message).toMatch(message);
+}

@@ -5,6 +5,7 @@ import * as path from 'path';
 
 import { byolLoss, infoNce, LossResult, momentumNtXent, ntXent, ntXentPair } from '../../lib/losses';
 import { disposeAll, memory, Tensor } from '../../lib/tensor';
+import { expectThrows } from '../helpers/errors';
 
 interface Encoded {
   dtype: 'float64' | 'int64' | 'bool';
@@ -72,18 +73,6 @@ function callLoss(c: FixtureCase, t: (Tensor | undefined)[]): LossResult {
 }
 
 /** Native errors come from Node's realm, not jest's sandbox, so match the class by name. */
-function expectThrows(fn: () => unknown, name: 'TypeError' | 'RangeError', message: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeDefined();
-  expect((err as Error).name).toBe(name);
-  expect((err as Error).message).toMatch(message);
-}
-
 let baseline = 0;
 beforeEach(() => {
   baseline = memory().numTensors;

@@ -2,6 +2,7 @@
 import { infoNce } from '../../lib/losses';
 import { NegativeKeyQueue } from '../../lib/queue';
 import { disposeAll, memory, Tensor } from '../../lib/tensor';
+import { expectThrows } from '../helpers/errors';
 
 function f64(data: number[], shape: number[]): Tensor {
   return Tensor.from(Float64Array.from(data), shape);
@@ -45,18 +46,6 @@ function validFlags(q: NegativeKeyQueue): number[] {
 }
 
 /** Native errors come from Node's realm, not jest's sandbox, so match the class by name. */
-function expectThrows(fn: () => unknown, name: 'TypeError' | 'RangeError', message: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeDefined();
-  expect((err as Error).name).toBe(name);
-  expect((err as Error).message).toMatch(message);
-}
-
 let baseline = 0;
 beforeEach(() => {
   baseline = memory().numTensors;

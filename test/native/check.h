@@ -22,6 +22,19 @@ struct Failure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// True iff f() throws an E whose message contains `mention` (empty: any message).
+template <class E, class F>
+bool throwsAs(F&& f, const std::string& mention = "") {
+  try {
+    f();
+  } catch (const E& e) {
+    return std::string(e.what()).find(mention) != std::string::npos;
+  } catch (...) {
+    return false;
+  }
+  return false;
+}
+
 }  // namespace mssl_test
 
 // glog (pulled in by LibTorch) defines its own CHECK; ours replaces it in test files.

@@ -9,17 +9,6 @@
 #include "core/data.h"
 
 namespace {
-template <class E, class F>
-bool dataThrows(F&& f, const std::string& mention) {
-  try {
-    f();
-  } catch (const E& e) {
-    return std::string(e.what()).find(mention) != std::string::npos;
-  } catch (...) {
-    return false;
-  }
-  return false;
-}
 
 std::vector<int64_t> vec(const at::Tensor& t) {
   at::Tensor c = t.to(at::kLong).contiguous();
@@ -43,12 +32,12 @@ MSSL_TEST(data_prepare_shapes_and_labels) {
 
 MSSL_TEST(data_prepare_rejects_bad_input) {
   using mssl::data::prepare;
-  CHECK(dataThrows<std::invalid_argument>([] { prepare(at::zeros({2, 1, 2, 2}), at::zeros({2}, at::kLong), 0); }, "uint8"));
-  CHECK(dataThrows<std::invalid_argument>([] { prepare(at::zeros({2, 2}, at::kByte), at::zeros({2}, at::kLong), 0); }, "[N, C, H, W]"));
-  CHECK(dataThrows<std::invalid_argument>([] { prepare(at::zeros({2, 1, 2, 2}, at::kByte), at::zeros({3}, at::kLong), 0); }, "3 entries but images has 2"));
-  CHECK(dataThrows<std::invalid_argument>([] { prepare(at::zeros({2, 1, 2, 2}, at::kByte), at::zeros({2}), 0); }, "integer"));
-  CHECK(dataThrows<std::out_of_range>([] { prepare(at::zeros({3, 1, 2, 2}, at::kByte), at::tensor({0, 10, 2}, at::kLong), 10); }, "labels[1] = 10"));
-  CHECK(dataThrows<std::out_of_range>([] { prepare(at::zeros({2, 1, 2, 2}, at::kByte), at::tensor({0, -1}, at::kLong), 10); }, "labels[1] = -1"));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([] { prepare(at::zeros({2, 1, 2, 2}), at::zeros({2}, at::kLong), 0); }, "uint8"));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([] { prepare(at::zeros({2, 2}, at::kByte), at::zeros({2}, at::kLong), 0); }, "[N, C, H, W]"));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([] { prepare(at::zeros({2, 1, 2, 2}, at::kByte), at::zeros({3}, at::kLong), 0); }, "3 entries but images has 2"));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([] { prepare(at::zeros({2, 1, 2, 2}, at::kByte), at::zeros({2}), 0); }, "integer"));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { prepare(at::zeros({3, 1, 2, 2}, at::kByte), at::tensor({0, 10, 2}, at::kLong), 10); }, "labels[1] = 10"));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { prepare(at::zeros({2, 1, 2, 2}, at::kByte), at::tensor({0, -1}, at::kLong), 10); }, "labels[1] = -1"));
 }
 
 MSSL_TEST(data_unpack_records) {
@@ -62,9 +51,9 @@ MSSL_TEST(data_unpack_records) {
   CHECK(vec(b.images.flatten()) == (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14, 15, 16, 17, 18}));
   s.labelOffset = 0;
   CHECK(vec(mssl::data::unpackRecords(raw, s).labels) == (std::vector<int64_t>{3, 4}));
-  CHECK(dataThrows<std::invalid_argument>([&] { mssl::data::unpackRecords(raw.narrow(0, 0, 19), s); }, "not a positive multiple"));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { mssl::data::unpackRecords(raw.narrow(0, 0, 19), s); }, "not a positive multiple"));
   s.pixelOffset = 3;
-  CHECK(dataThrows<std::invalid_argument>([&] { mssl::data::unpackRecords(raw, s); }, "does not fit"));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { mssl::data::unpackRecords(raw, s); }, "does not fit"));
 }
 
 MSSL_TEST(data_gather_and_index_checks) {
@@ -84,10 +73,10 @@ MSSL_TEST(data_gather_and_index_checks) {
   // The gathered batch is a copy: writing it leaves the dataset alone.
   c.images.fill_(99);
   CHECK(images.max().item<int64_t>() == 4);
-  CHECK(dataThrows<std::out_of_range>([&] { mssl::data::gather(images, labels, at::tensor({0, 5}, at::kLong)); }, "indices[1] = 5 is out of range for a dataset of 5"));
-  CHECK(dataThrows<std::out_of_range>([&] { mssl::data::gather(images, labels, at::tensor({-1}, at::kLong)); }, "indices[0] = -1"));
-  CHECK(dataThrows<std::invalid_argument>([&] { mssl::data::gather(images, labels, at::tensor({0.0f})); }, "int32 or int64"));
-  CHECK(dataThrows<std::invalid_argument>([&] { mssl::data::gather(images, labels, at::zeros({1, 1}, at::kLong)); }, "1-D"));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { mssl::data::gather(images, labels, at::tensor({0, 5}, at::kLong)); }, "indices[1] = 5 is out of range for a dataset of 5"));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { mssl::data::gather(images, labels, at::tensor({-1}, at::kLong)); }, "indices[0] = -1"));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { mssl::data::gather(images, labels, at::tensor({0.0f})); }, "int32 or int64"));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { mssl::data::gather(images, labels, at::zeros({1, 1}, at::kLong)); }, "1-D"));
   CHECK(mssl::data::gather(images, labels, at::empty({0}, at::kLong)).images.size(0) == 0);
 }
 
@@ -139,9 +128,9 @@ MSSL_TEST(data_sampler_epochs_and_drop_last) {
   CHECK(d.batchesPerEpoch() == 2);
   CHECK(d.next().size(0) == 4 && d.next().size(0) == 4);
   CHECK(d.state().epoch == 1);
-  CHECK(dataThrows<std::out_of_range>([] { mssl::data::EpochSampler({3, 4, true, true, 0}); }, "leaves no batch"));
-  CHECK(dataThrows<std::out_of_range>([] { mssl::data::EpochSampler({3, 0, false, true, 0}); }, "batchSize"));
-  CHECK(dataThrows<std::out_of_range>([] { mssl::data::EpochSampler({0, 1, false, true, 0}); }, "empty"));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::data::EpochSampler({3, 4, true, true, 0}); }, "leaves no batch"));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::data::EpochSampler({3, 0, false, true, 0}); }, "batchSize"));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::data::EpochSampler({0, 1, false, true, 0}); }, "empty"));
 }
 
 MSSL_TEST(data_sampler_state_resume) {
@@ -155,6 +144,6 @@ MSSL_TEST(data_sampler_state_resume) {
   mssl::data::EpochSampler b(c);
   b.setState(saved);
   for (int i = 0; i < 6; ++i) CHECK(vec(b.next()) == rest[i]);
-  CHECK(dataThrows<std::out_of_range>([&] { b.setState({0, 5}); }, "position"));
-  CHECK(dataThrows<std::out_of_range>([&] { b.setState({-1, 0}); }, "epoch"));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { b.setState({0, 5}); }, "position"));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { b.setState({-1, 0}); }, "epoch"));
 }

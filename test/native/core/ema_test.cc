@@ -16,17 +16,6 @@
 
 namespace {
 
-template <typename E, typename F>
-bool throwsAs(F&& f) {
-  try {
-    f();
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-  return false;
-}
 
 std::vector<torch::Tensor> randomSet(const std::vector<std::vector<int64_t>>& shapes, torch::ScalarType dtype = torch::kFloat,
                                      torch::Device device = torch::kCPU) {
@@ -164,7 +153,7 @@ MSSL_TEST(ema_flat_params_groups_and_views) {
   CHECK(fp.group(0).narrow(0, 0, 12).eq(0).all().item<bool>());
   CHECK(fp.group(0).narrow(0, 12, 4).eq(2).all().item<bool>());
   CHECK(fp.offsetOf(2) == 12 && fp.groupOf(2) == 0);
-  CHECK(throwsAs<std::out_of_range>([&] { fp.group(3); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { fp.group(3); }));
 }
 
 MSSL_TEST(ema_optimizer_trains_flattened_params) {
@@ -290,17 +279,17 @@ MSSL_TEST(ema_copy_online_to_ema) {
 
 MSSL_TEST(ema_validation) {
   auto o = randomSet({{2, 2}, {3}});
-  CHECK(throwsAs<std::invalid_argument>([&] { (void)mssl::FusedEma(o, randomSet({{2, 2}})); }));
-  CHECK(throwsAs<std::invalid_argument>([&] { (void)mssl::FusedEma(o, randomSet({{2, 2}, {4}})); }));
-  CHECK(throwsAs<std::invalid_argument>([&] { (void)mssl::FusedEma(o, {o[0].clone(), o[0]}); }));
-  CHECK(throwsAs<std::invalid_argument>([&] { (void)mssl::FusedEma(o, {torch::Tensor(), o[1].clone()}); }));
-  CHECK(throwsAs<std::invalid_argument>([&] { (void)mssl::FusedEma({torch::ones({2}, torch::kLong)}, {torch::ones({2})}); }));
-  CHECK(throwsAs<std::invalid_argument>([&] { (void)mssl::FlatParams({o[0], o[0]}); }));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { (void)mssl::FusedEma(o, randomSet({{2, 2}})); }));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { (void)mssl::FusedEma(o, randomSet({{2, 2}, {4}})); }));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { (void)mssl::FusedEma(o, {o[0].clone(), o[0]}); }));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { (void)mssl::FusedEma(o, {torch::Tensor(), o[1].clone()}); }));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { (void)mssl::FusedEma({torch::ones({2}, torch::kLong)}, {torch::ones({2})}); }));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { (void)mssl::FlatParams({o[0], o[0]}); }));
   mssl::FusedEma f(o, clones(o));
-  CHECK(throwsAs<std::out_of_range>([&] { f.update(1.5); }));
-  CHECK(throwsAs<std::out_of_range>([&] { f.update(-0.1); }));
-  CHECK(throwsAs<std::out_of_range>([&] { f.update(std::nan("")); }));
-  CHECK(throwsAs<std::out_of_range>([&] { mssl::emaUpdateReference(o, clones(o), 2.0); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { f.update(1.5); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { f.update(-0.1); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { f.update(std::nan("")); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { mssl::emaUpdateReference(o, clones(o), 2.0); }));
   try {
     f.update(3);
   } catch (const std::out_of_range& e) {

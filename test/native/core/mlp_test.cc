@@ -7,19 +7,6 @@
 #include "check.h"
 #include "core/mlp.h"
 
-namespace {
-template <class E, class F>
-bool mlpThrows(F&& f, const std::string& mention) {
-  try {
-    f();
-  } catch (const E& e) {
-    return std::string(e.what()).find(mention) != std::string::npos;
-  } catch (...) {
-    return false;
-  }
-  return false;
-}
-}  // namespace
 
 MSSL_TEST(mlp_names_and_shapes_like_sequential) {
   mssl::Mlp m(mssl::MlpConfig{16, 32, 8});
@@ -73,13 +60,13 @@ MSSL_TEST(mlp_clone_independent) {
 }
 
 MSSL_TEST(mlp_validation) {
-  CHECK(mlpThrows<std::out_of_range>([] { mssl::Mlp(mssl::MlpConfig{0, 4, 4}); }, "inDim"));
-  CHECK(mlpThrows<std::out_of_range>([] { mssl::Mlp(mssl::MlpConfig{4, -1, 4}); }, "hiddenDim"));
-  CHECK(mlpThrows<std::out_of_range>([] { mssl::Mlp(mssl::MlpConfig{4, 4, 0}); }, "outDim"));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::Mlp(mssl::MlpConfig{0, 4, 4}); }, "inDim"));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::Mlp(mssl::MlpConfig{4, -1, 4}); }, "hiddenDim"));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::Mlp(mssl::MlpConfig{4, 4, 0}); }, "outDim"));
   mssl::Mlp m(mssl::MlpConfig{4, 8, 2});
-  CHECK(mlpThrows<std::invalid_argument>([&] { m->forward(torch::randn({3, 5})); }, "[B, 4]"));
-  CHECK(mlpThrows<std::invalid_argument>([&] { m->forward(torch::randn({3})); }, "[B, 4]"));
-  CHECK(mlpThrows<std::invalid_argument>([&] { m->forward(torch::randn({1, 4})); }, ">= 2 rows"));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { m->forward(torch::randn({3, 5})); }, "[B, 4]"));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { m->forward(torch::randn({3})); }, "[B, 4]"));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { m->forward(torch::randn({1, 4})); }, ">= 2 rows"));
   m->eval();
   CHECK(m->forward(torch::randn({1, 4})).sizes().vec() == (std::vector<int64_t>{1, 2}));
 }

@@ -10,17 +10,6 @@
 #include "core/optim.h"
 
 namespace {
-template <typename E, typename F>
-bool throwsAs(F&& f) {
-  try {
-    f();
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-  return false;
-}
 
 struct Params {
   torch::Tensor w, b;  // a weight (ndim 2) and a bias (ndim 1)
@@ -199,7 +188,7 @@ MSSL_TEST(optim_set_learning_rate_and_empty_params) {
     mssl::setLearningRate(*opt, 0.123);
     for (const auto& g : opt->param_groups()) CHECK(g.options().get_lr() == 0.123);
     CHECK(mssl::learningRate(*opt) == 0.123);
-    CHECK(throwsAs<std::out_of_range>([&] { mssl::setLearningRate(*opt, -1); }));
+    CHECK(mssl_test::throwsAs<std::out_of_range>([&] { mssl::setLearningRate(*opt, -1); }));
     auto empty = mssl::makeOptimizer(cfg, {});
     empty->step();
     CHECK(mssl::learningRate(*empty) == 0);
@@ -232,7 +221,7 @@ MSSL_TEST(optim_validation) {
   auto make = [&](mssl::OptimConfig c) { return mssl::makeOptimizer(c, p.list()); };
   mssl::OptimConfig c;
   c.name = "adam";
-  CHECK(throwsAs<std::invalid_argument>([&] { make(c); }));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { make(c); }));
   try {
     make(c);
   } catch (const std::invalid_argument& e) {
@@ -240,32 +229,32 @@ MSSL_TEST(optim_validation) {
   }
   c = {};
   c.momentum = 1.0;
-  CHECK(throwsAs<std::out_of_range>([&] { make(c); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { make(c); }));
   c = {};
   c.lr = -1;
-  CHECK(throwsAs<std::out_of_range>([&] { make(c); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { make(c); }));
   c = {};
   c.weightDecay = -1e-4;
-  CHECK(throwsAs<std::out_of_range>([&] { make(c); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { make(c); }));
   c = {};
   c.name = "lars";
   c.nesterov = true;
-  CHECK(throwsAs<std::invalid_argument>([&] { make(c); }));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { make(c); }));
   c = {};
   c.nesterov = true;
   c.momentum = 0;
-  CHECK(throwsAs<std::out_of_range>([&] { make(c); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { make(c); }));
   c = {};
   c.name = "lars";
   c.eta = 0;
-  CHECK(throwsAs<std::out_of_range>([&] { make(c); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { make(c); }));
   c = {};
   c.name = "adamw";
   c.beta2 = 1.0;
-  CHECK(throwsAs<std::out_of_range>([&] { make(c); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { make(c); }));
   c = {};
   c.name = "adamw";
   c.eps = 0;
-  CHECK(throwsAs<std::out_of_range>([&] { make(c); }));
-  CHECK(throwsAs<std::invalid_argument>([&] { mssl::makeOptimizer({}, {torch::Tensor()}); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { make(c); }));
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { mssl::makeOptimizer({}, {torch::Tensor()}); }));
 }

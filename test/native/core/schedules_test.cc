@@ -6,17 +6,6 @@
 #include "core/schedules.h"
 
 namespace {
-template <typename E, typename F>
-bool throwsAs(F&& f) {
-  try {
-    f();
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-  return false;
-}
 const double kPi = 3.14159265358979323846;
 }  // namespace
 
@@ -40,11 +29,11 @@ MSSL_TEST(schedules_momentum_cosine_values) {
 }
 
 MSSL_TEST(schedules_momentum_validation) {
-  CHECK(throwsAs<std::out_of_range>([] { mssl::momentumAt(0, 0, 0.9, 0.99); }));
-  CHECK(throwsAs<std::out_of_range>([] { mssl::momentumAt(-1, 10, 0.9, 0.99); }));
-  CHECK(throwsAs<std::out_of_range>([] { mssl::momentumAt(0, 10, 1.1, 0.99); }));
-  CHECK(throwsAs<std::out_of_range>([] { mssl::momentumAt(0, 10, 0.9, -0.5); }));
-  CHECK(throwsAs<std::out_of_range>([] { mssl::momentumAt(0, 10, std::nan(""), 0.9); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::momentumAt(0, 0, 0.9, 0.99); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::momentumAt(-1, 10, 0.9, 0.99); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::momentumAt(0, 10, 1.1, 0.99); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::momentumAt(0, 10, 0.9, -0.5); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::momentumAt(0, 10, std::nan(""), 0.9); }));
   try {
     mssl::momentumAt(0, 0, 0.9, 0.99);
   } catch (const std::out_of_range& e) {
@@ -72,10 +61,10 @@ MSSL_TEST(schedules_warmup_cosine_values) {
 }
 
 MSSL_TEST(schedules_warmup_cosine_validation) {
-  CHECK(throwsAs<std::out_of_range>([] { mssl::warmupCosineLr(0, 0, 0, 0.1); }));
-  CHECK(throwsAs<std::out_of_range>([] { mssl::warmupCosineLr(0, 10, 11, 0.1); }));
-  CHECK(throwsAs<std::out_of_range>([] { mssl::warmupCosineLr(0, 10, -1, 0.1); }));
-  CHECK(throwsAs<std::out_of_range>([] { mssl::warmupCosineLr(-1, 10, 1, 0.1); }));
-  CHECK(throwsAs<std::out_of_range>([] { mssl::warmupCosineLr(0, 10, 1, -0.1); }));
-  CHECK(throwsAs<std::out_of_range>([] { mssl::warmupCosineLr(0, 10, 1, 0.1, INFINITY); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::warmupCosineLr(0, 0, 0, 0.1); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::warmupCosineLr(0, 10, 11, 0.1); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::warmupCosineLr(0, 10, -1, 0.1); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::warmupCosineLr(-1, 10, 1, 0.1); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::warmupCosineLr(0, 10, 1, -0.1); }));
+  CHECK(mssl_test::throwsAs<std::out_of_range>([] { mssl::warmupCosineLr(0, 10, 1, 0.1, INFINITY); }));
 }
