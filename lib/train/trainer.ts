@@ -105,7 +105,7 @@ export class Trainer extends EventEmitter {
       resumedFrom = this.model.summary().step;
       this.emit('resume', { step: resumedFrom, path: c.checkpointPath });
     }
-    const metrics = c.metricsPath ? openLog(c.metricsPath, resumedFrom !== undefined) : null;
+    const metrics = c.metricsPath ? openLog(c.metricsPath, resumedFrom) : null;
     const total = totalSteps(this.data.length, c.batchSize, c.epochs, c.dropLast);
     const budget = c.maxSteps === undefined ? total : Math.min(total, c.maxSteps);
     const progress = new ProgressReporter(c.progress, budget, resumedFrom ?? 0);
@@ -166,9 +166,31 @@ interface MetricsLog {
   close(): Promise<void>;
 }
 
-function openLog(file: string, append: boolean): MetricsLog {
+/**
+ * Opens the JSONL log: truncated for a fresh run; for a run resumed at step `resumedFrom`, the
+ * lines of steps after the checkpoint (written by the interrupted run, about to be redone) are
+ * dropped so every step appears once.
+ */
+function openLog(file: string, resumedFrom: number | undefined): MetricsLog {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const stream = fs.createWriteStream(file, { flags: append ? 'a' : 'w' });
+  if (resumedFrom !== undefined && fs.existsSync(file)) {
+    const kept = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => {
+        if (line.trim() === '') return false;
+        try {
+          const r = JSON.parse(line) as { step?: unknown };
+          return typeof r.step !== 'number' || r.step <= resumedFrom;
+        } catch {
+          return false; // a line cut short by the interruption
+        }
+      });
+    const tmp = `${file}.tmp`;
+    fs.writeFileSync(tmp, kept.map((l) => l + '\n').join(''));
+    fs.renameSync(tmp, file);
+  }
+  const stream = fs.createWriteStream(file, { flags: resumedFrom !== undefined ? 'a' : 'w' });
   return {
     write: (line) => void stream.write(line),
     close: () => new Promise((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve()))),
