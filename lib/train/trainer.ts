@@ -112,6 +112,7 @@ export class Trainer extends EventEmitter {
     const losses: number[] = [];
     let aborted = false;
     let step = resumedFrom ?? 0;
+    let lastCheckpoint = -1;
     try {
       while (sampler.epoch < c.epochs && step < budget) {
         if (c.signal?.aborted) {
@@ -132,13 +133,17 @@ export class Trainer extends EventEmitter {
         this.emit('step', ev);
         metrics?.write(JSON.stringify({ type: 'step', time: Date.now(), ...ev }) + '\n');
         progress.update(step, r.loss);
-        if (c.checkpointEvery > 0 && step % c.checkpointEvery === 0) await this.checkpoint(sampler);
+        if (c.checkpointEvery > 0 && step % c.checkpointEvery === 0) {
+          await this.checkpoint(sampler);
+          lastCheckpoint = step;
+        }
         if (sampler.epoch !== epoch) {
           this.emit('epoch', { epoch, step });
           if (c.evalEvery > 0 && c.evaluate && (epoch + 1) % c.evalEvery === 0) await this.runEval(epoch, step, metrics);
         }
       }
-      if (!aborted && c.checkpointEvery > 0) await this.checkpoint(sampler);
+      // The final state, unless the periodic checkpoint of this very step already holds it.
+      if (!aborted && c.checkpointEvery > 0 && lastCheckpoint !== step) await this.checkpoint(sampler);
     } finally {
       progress.stop();
       await metrics?.close();

@@ -153,7 +153,7 @@ describe('momentum-ssl CLI', () => {
     const r = cli(['pretrain', '--config', conf, '--steps', '2', '--width', '0.25', '--set', 'optimizer.warmupSteps=1', '--out', out, '--progress', 'none']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/trained: ntxent simclr \(ema projector\).* 2 steps/);
+    expect(r.stdout).toMatch(/trained: simclr \(ema projector, loss ntxent\) on .* 2 steps/);
     for (const f of ['checkpoint.pt', 'run.json', 'metrics.jsonl', 'backbone.pt']) expect(fs.existsSync(path.join(out, f))).toBe(true);
     const run0 = JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8'));
     expect(run0.config.projector).toEqual({ hiddenDim: 32, outDim: 16 });

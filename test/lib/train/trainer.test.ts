@@ -154,9 +154,13 @@ describe('Trainer', () => {
     const resumed = new Trainer(second, data, { ...common, resume: true });
     const resumeEvents: number[] = [];
     resumed.on('resume', (e: { step: number }) => resumeEvents.push(e.step));
+    const saved: number[] = [];
+    resumed.on('checkpoint', (e: { step: number }) => saved.push(e.step));
     const b = await resumed.fit();
     second.dispose();
     expect(resumeEvents).toEqual([5]);
+    // Periodic checkpoints; the final step's is not written twice.
+    expect(saved).toEqual([6, 8]);
     expect(b.resumedFrom).toBe(5);
     expect(b.steps).toBe(STEPS);
     const joined = [...a.losses, ...b.losses];
