@@ -105,13 +105,14 @@ export class Trainer extends EventEmitter {
       resumedFrom = this.model.summary().step;
       this.emit('resume', { step: resumedFrom, path: c.checkpointPath });
     }
-    const metrics = c.metricsPath ? openLog(c.metricsPath, resumedFrom !== undefined) : null;
+    const metrics = c.metricsPath ? openLog(c.metricsPath, resumedFrom) : null;
     const total = totalSteps(this.data.length, c.batchSize, c.epochs, c.dropLast);
     const budget = c.maxSteps === undefined ? total : Math.min(total, c.maxSteps);
     const progress = new ProgressReporter(c.progress, budget, resumedFrom ?? 0);
     const losses: number[] = [];
     let aborted = false;
     let step = resumedFrom ?? 0;
+    let lastCheckpoint = -1;
     try {
       while (sampler.epoch < c.epochs && step < budget) {
         if (c.signal?.aborted) {
@@ -132,13 +133,17 @@ export class Trainer extends EventEmitter {
         this.emit('step', ev);
         metrics?.write(JSON.stringify({ type: 'step', time: Date.now(), ...ev }) + '\n');
         progress.update(step, r.loss);
-        if (c.checkpointEvery > 0 && step % c.checkpointEvery === 0) await this.checkpoint(sampler);
+        if (c.checkpointEvery > 0 && step % c.checkpointEvery === 0) {
+          await this.checkpoint(sampler);
+          lastCheckpoint = step;
+        }
         if (sampler.epoch !== epoch) {
           this.emit('epoch', { epoch, step });
           if (c.evalEvery > 0 && c.evaluate && (epoch + 1) % c.evalEvery === 0) await this.runEval(epoch, step, metrics);
         }
       }
-      if (!aborted && c.checkpointEvery > 0) await this.checkpoint(sampler);
+      // The final state, unless the periodic checkpoint of this very step already holds it.
+      if (!aborted && c.checkpointEvery > 0 && lastCheckpoint !== step) await this.checkpoint(sampler);
     } finally {
       progress.stop();
       await metrics?.close();
@@ -166,9 +171,31 @@ interface MetricsLog {
   close(): Promise<void>;
 }
 
-function openLog(file: string, append: boolean): MetricsLog {
+/**
+ * Opens the JSONL log: truncated for a fresh run; for a run resumed at step `resumedFrom`, the
+ * lines of steps after the checkpoint (written by the interrupted run, about to be redone) are
+ * dropped so every step appears once.
+ */
+function openLog(file: string, resumedFrom: number | undefined): MetricsLog {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const stream = fs.createWriteStream(file, { flags: append ? 'a' : 'w' });
+  if (resumedFrom !== undefined && fs.existsSync(file)) {
+    const kept = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => {
+        if (line.trim() === '') return false;
+        try {
+          const r = JSON.parse(line) as { step?: unknown };
+          return typeof r.step !== 'number' || r.step <= resumedFrom;
+        } catch {
+          return false; // a line cut short by the interruption
+        }
+      });
+    const tmp = `${file}.tmp`;
+    fs.writeFileSync(tmp, kept.map((l) => l + '\n').join(''));
+    fs.renameSync(tmp, file);
+  }
+  const stream = fs.createWriteStream(file, { flags: resumedFrom !== undefined ? 'a' : 'w' });
   return {
     write: (line) => void stream.write(line),
     close: () => new Promise((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve()))),

@@ -1,0 +1,110 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+import { barChart, escapeHtml, formatResultTable, lineChart, readHistory, renderReport, writeReport } from '../../../lib/analysis/report';
+import type { RepresentationResult, StepRecord } from '../../../lib/train/run';
+
+const history: StepRecord[] = Array.from({ length: 50 }, (_, i) => ({
+  step: i + 1,
+  loss: 5 - Math.log1p(i) / 2,
+  lr: 0.3 * Math.min(1, (i + 1) / 5),
+  momentum: 1 - 0.01 * (Math.cos((Math.PI * i) / 50) + 1) / 2,
+}));
+
+const evaluation: RepresentationResult = {
+  learned: { featureDim: 128, knn: { top1: 0.81, top5: 0.99 }, linear: { trainAccuracy: 0.9, testAccuracy: 0.84, trainLoss: 0.3, iterations: 100 }, ms: { features: 1, knn: 1, linear: 1 } },
+  pixels: { featureDim: 784, knn: { top1: 0.79, top5: 0.98 }, linear: { trainAccuracy: 0.88, testAccuracy: 0.83, trainLoss: 0.4, iterations: 100 }, ms: { features: 1, knn: 1, linear: 1 } },
+  trainSize: 10000,
+  testSize: 5000,
+  k: 200,
+  temperature: 0.1,
+};
+
+/** Minimal well-formedness: every opened element (except void ones) is closed in order. */
+function checkNesting(html: string): void {
+  const voids = new Set(['meta', 'br', 'hr', 'img', 'input', 'link', 'line', 'rect', 'path', 'circle']);
+  const stack: string[] = [];
+  const re = /<(\/?)([a-zA-Z][a-zA-Z0-9]*)([^>]*?)(\/?)>/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(html)) !== null) {
+    const [, close, name, , selfClose] = m;
+    const tag = name.toLowerCase();
+    if (selfClose === '/' || (voids.has(tag) && close !== '/' && tag !== 'path' && tag !== 'rect')) continue;
+    if (close === '/') {
+      expect(stack.pop()).toBe(tag);
+    } else {
+      stack.push(tag);
+    }
+  }
+  expect(stack).toEqual([]);
+}
+
+describe('HTML report', () => {
+  test('a complete, self-contained document with the SVG plots', () => {
+    const html = renderReport({ title: 'Run', subtitle: 'simclr', history, evaluation, facts: { steps: 50 }, notes: ['a note'] });
+    expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+    expect(html).toMatch(/<html lang="en">[\s\S]*<head>[\s\S]*<meta charset="utf-8">[\s\S]*<title>Run<\/title>[\s\S]*<\/head>[\s\S]*<body>[\s\S]*<\/body>\s*<\/html>\s*$/);
+    checkNesting(html);
+    // Loss, LR, momentum and the accuracy bars.
+    expect((html.match(/<svg /g) ?? []).length).toBe(4);
+    for (const t of ['Loss', 'Learning rate', 'EMA momentum m(t)', 'Top-1 accuracy: learned features vs raw pixels']) expect(html).toContain(`aria-label="${escapeHtml(t)}"`);
+    // The polyline of each series has one point per step.
+    const paths = [...html.matchAll(/<path d="([^"]+)"/g)].map((m) => m[1]);
+    expect(paths).toHaveLength(3);
+    for (const d of paths) expect((d.match(/[ML]/g) ?? []).length).toBe(50);
+    // Bars: learned and pixels for kNN and for the linear probe, labelled in percent.
+    for (const v of ['81.0%', '79.0%', '84.0%', '83.0%']) expect(html).toContain(`>${v}</text>`);
+    // No external assets or scripts.
+    expect(html).not.toMatch(/<script|<link|src=|href=|@import|url\(/i);
+  });
+
+  test('all text is escaped', () => {
+    const evil = '<script>alert("x")</script> & \'q\'';
+    const html = renderReport({
+      title: evil,
+      subtitle: evil,
+      facts: { [evil]: evil },
+      notes: [evil],
+      history,
+      evaluation,
+    });
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;');
+    checkNesting(html);
+    expect(escapeHtml('a<b>&"\'')).toBe('a&lt;b&gt;&amp;&quot;&#39;');
+    const svg = lineChart('<t>', '<x>', [{ name: '<s>', color: '"red"', points: [[0, 1], [1, 2]] }]);
+    expect(svg).not.toMatch(/<t>|<x>|<s>|"red"/);
+    expect(barChart('<b>', [{ label: '<g>', bars: [{ name: '<n>', value: 0.5, color: 'blue' }] }])).not.toMatch(/<b>|<g>|<n>/);
+  });
+
+  test('degenerate inputs: no history, constant series, NaN losses, no pixel baseline', () => {
+    const html = renderReport({ title: 'empty' });
+    checkNesting(html);
+    expect(html).not.toContain('<svg');
+    const flat = lineChart('flat', 'step', [{ name: 'c', color: '#000', points: [[1, 2], [2, 2], [3, NaN]] }]);
+    expect(flat).not.toContain('NaN');
+    expect(lineChart('none', 'step', [{ name: 'c', color: '#000', points: [] }])).toContain('no data');
+    const noPixels = renderReport({ title: 't', evaluation: { ...evaluation, pixels: undefined } });
+    expect((noPixels.match(/<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="[\d.]+" fill=/g) ?? []).length).toBe(2);
+  });
+
+  test('writeReport writes atomically; readHistory reads the trainer JSONL; the text table', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mssl-report-'));
+    try {
+      const metrics = path.join(dir, 'm.jsonl');
+      fs.writeFileSync(metrics, history.map((h) => JSON.stringify({ type: 'step', time: 0, ...h })).join('\n') + '\n{"type":"eval","epoch":0,"step":50}\n{"broken');
+      expect(readHistory(metrics)).toEqual(history);
+      const file = await writeReport(path.join(dir, 'sub', 'r.html'), { title: 'x', history: readHistory(metrics), evaluation });
+      expect(path.isAbsolute(file)).toBe(true);
+      expect(fs.readFileSync(file, 'utf8')).toContain('<svg');
+      expect(fs.readdirSync(path.dirname(file))).toEqual(['r.html']);
+      const table = formatResultTable(evaluation);
+      expect(table).toMatch(/learned \(backbone\)\s+128\s+81\.00%\s+99\.00%\s+84\.00%/);
+      expect(table).toMatch(/raw pixels\s+784\s+79\.00%/);
+      expect(table).toMatch(/\+2\.00 pp/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
