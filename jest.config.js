@@ -5,5 +5,5 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
   // Native suites share one LibTorch process state; npm test runs them in band.
-  testTimeout: 120000,
+  testTimeout: 300000,
 };

@@ -77,7 +77,7 @@ export interface NativeBinding {
   NativeTrainer: new (config: object) => NativeTrainer;
   // --- eval ---
   knnClassify(trainF: NativeTensor, trainL: NativeTensor, testF: NativeTensor, testL: NativeTensor, opts: object): Promise<{ top1: number; top5: number; predictions: NativeTensor }>;
-  linearProbe(trainF: NativeTensor, trainL: NativeTensor, testF: NativeTensor, testL: NativeTensor, opts: object): Promise<{ trainAccuracy: number; testAccuracy: number; trainLoss: number; iterations: number }>;
+  linearProbe(trainF: NativeTensor, trainL: NativeTensor, testF: NativeTensor, testL: NativeTensor, opts: object): Promise<{ trainAccuracy: number; testAccuracy: number; trainLoss: number; evaluations: number }>;
   pixelFeatures(images: NativeTensor): Promise<NativeTensor>;
   // --- losses ---
   lossValueAndGrad(

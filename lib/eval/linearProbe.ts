@@ -16,7 +16,8 @@ export interface LinearProbeResult {
   trainAccuracy: number;
   testAccuracy: number;
   trainLoss: number;
-  iterations: number;
+  /** Loss/gradient evaluations L-BFGS made (line-search evaluations included). */
+  evaluations: number;
 }
 
 export async function linearProbe(trainFeatures: Tensor, trainLabels: Tensor, testFeatures: Tensor, testLabels: Tensor, options: LinearProbeOptions = {}): Promise<LinearProbeResult> {

@@ -17,7 +17,7 @@ struct LinearProbeResult {
   double trainAccuracy = 0;
   double testAccuracy = 0;
   double trainLoss = 0;
-  int64_t iterations = 0;
+  int64_t evaluations = 0;  // loss/gradient evaluations L-BFGS made (line searches included)
 };
 
 LinearProbeResult linearProbe(const torch::Tensor& trainFeatures, const torch::Tensor& trainLabels, const torch::Tensor& testFeatures,

@@ -48,7 +48,7 @@ class ProbeJob : public Job {
     o.Set("trainAccuracy", r_.trainAccuracy);
     o.Set("testAccuracy", r_.testAccuracy);
     o.Set("trainLoss", r_.trainLoss);
-    o.Set("iterations", static_cast<double>(r_.iterations));
+    o.Set("evaluations", static_cast<double>(r_.evaluations));
     return o;
   }
 

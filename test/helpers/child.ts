@@ -12,7 +12,7 @@ export function runNode(code: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs
   return spawnSync(cmd, args, {
     cwd: repoRoot,
     encoding: 'utf8',
-    timeout: opts.timeoutMs ?? 60000,
+    timeout: opts.timeoutMs ?? 180000,
     env: { ...process.env, TS_NODE_PROJECT: path.join(repoRoot, 'tsconfig.json'), ...(opts.env ?? {}) },
   });
 }

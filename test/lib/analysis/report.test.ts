@@ -13,8 +13,8 @@ const history: StepRecord[] = Array.from({ length: 50 }, (_, i) => ({
 }));
 
 const evaluation: RepresentationResult = {
-  learned: { featureDim: 128, knn: { top1: 0.81, top5: 0.99 }, linear: { trainAccuracy: 0.9, testAccuracy: 0.84, trainLoss: 0.3, iterations: 100 }, ms: { features: 1, knn: 1, linear: 1 } },
-  pixels: { featureDim: 784, knn: { top1: 0.79, top5: 0.98 }, linear: { trainAccuracy: 0.88, testAccuracy: 0.83, trainLoss: 0.4, iterations: 100 }, ms: { features: 1, knn: 1, linear: 1 } },
+  learned: { featureDim: 128, knn: { top1: 0.81, top5: 0.99 }, linear: { trainAccuracy: 0.9, testAccuracy: 0.84, trainLoss: 0.3, evaluations: 100 }, ms: { features: 1, knn: 1, linear: 1 } },
+  pixels: { featureDim: 784, knn: { top1: 0.79, top5: 0.98 }, linear: { trainAccuracy: 0.88, testAccuracy: 0.83, trainLoss: 0.4, evaluations: 100 }, ms: { features: 1, knn: 1, linear: 1 } },
   trainSize: 10000,
   testSize: 5000,
   k: 200,

@@ -26,7 +26,7 @@ describe('linearProbe', () => {
     const r = await linearProbe(train.x, train.y, test.x, test.y);
     expect(r.trainAccuracy).toBeGreaterThan(0.98);
     expect(r.testAccuracy).toBeGreaterThan(0.95);
-    expect(r.iterations).toBeGreaterThan(1);
+    expect(r.evaluations).toBeGreaterThan(1);
     const noisyTrain = gaussianBlobs(300, 8, 3, 1, 50);
     const noisyTest = gaussianBlobs(150, 8, 3, 2, 50);
     const n = await linearProbe(noisyTrain.x, noisyTrain.y, noisyTest.x, noisyTest.y);

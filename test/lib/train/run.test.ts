@@ -161,7 +161,7 @@ describe('pretrain / evaluateRepresentation', () => {
         expect(f.knn.top1).toBeLessThanOrEqual(1);
         expect(f.knn.top5).toBeGreaterThanOrEqual(f.knn.top1);
         expect(f.linear!.testAccuracy).toBeGreaterThanOrEqual(0);
-        expect(f.linear!.iterations).toBeGreaterThan(0);
+        expect(f.linear!.evaluations).toBeGreaterThan(0);
       }
       const only = await evaluateRepresentation(r.model, train, test, { pixels: false, linearProbe: false });
       expect(only.pixels).toBeUndefined();
