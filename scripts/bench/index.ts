@@ -305,8 +305,8 @@ const TS_NODE = path.join(ROOT, 'node_modules', 'ts-node', 'dist', 'bin.js');
 async function benchTrainingStep(): Promise<Record<string, unknown>> {
   const batch = 256;
   const outSize = 32;
-  const reps = QUICK ? 2 : 4;
-  const steps = QUICK ? 1 : 2;
+  const reps = QUICK ? 2 : 5;
+  const steps = QUICK ? 1 : 3;
   const ours = new LineChild(process.execPath, [TS_NODE, '--transpile-only', path.join(HERE, 'stepChild.ts'), '--threads', String(THREADS), '--batch', String(batch), '--out-size', String(outSize)]);
   const py = new LineChild(PYTHON, [path.join(HERE, 'peers.py'), 'step', '--threads', String(THREADS), '--batch', String(batch), '--workers', '2', '--out-size', String(outSize)]);
   const [oReady, pReady] = await Promise.all([ours.ready, py.ready]);
@@ -325,6 +325,14 @@ async function benchTrainingStep(): Promise<Record<string, unknown>> {
     id: 'step', benchmark: `SimCLR training step, width-0.25 ResNet-18, B=${batch}, F-MNIST→${outSize}px, incl. 2-view aug`, ours: fmtMs(o), python: fmtMs(p),
     ratio: `ours/py ${fmtX(o / p)}`, goal: '≤ 0.90× time', met: o / p <= 0.9 ? 'yes' : 'NO', data: { samples: s, stepsPerBlock: steps },
   });
+  notes.push(
+    `Training step (B=${batch}, Fashion-MNIST 28×28 → outSize ${outSize}, 1 channel, SGD m=0.9 wd=1e-4 (no wd on biases/BN), NT-Xent τ=0.2, projector 128→512→128): ` +
+      `ours = SslModel.step on a natively gathered uint8 batch (batched augmentation of 2 views inside the step), in a child Node process; ` +
+      `python = torchvision per-image transforms of 2 views (RandomResizedCrop(${outSize}, scale=(0.2,1)), HorizontalFlip, RandomApply(ColorJitter(0.4,0.4), p=0.8), ToTensor, Normalize) ` +
+      `in a DataLoader(num_workers=2, persistent_workers=True), the same width-0.25 CIFAR-stem ResNet-18 written in Python, textbook NT-Xent, torch.optim.SGD. ` +
+      `${reps} alternated blocks of ${steps} step(s) per side after 1 warm-up step; each Python block starts a fresh pass over the loader (its first-batch latency is counted) ` +
+      `and its workers are left to go idle before our next block. Per-step medians: ours ${s.ours.map((x) => x.toFixed(2)).join(', ')} s; python ${s.python.map((x) => x.toFixed(2)).join(', ')} s.`,
+  );
   const mb = (kb: unknown) => (typeof kb === 'number' ? `${(kb / 1024).toFixed(0)} MiB` : 'n/a');
   const rss = { oursMaxRssKB: oQuit?.maxRssKB, pythonMaxRssKB: pQuit?.maxRssKB, pythonWorkerMaxRssKB: pQuit?.workerMaxRssKB };
   addRow({

@@ -281,6 +281,26 @@ def lr_at(step, total, warmup, base, final=0.0):
     return final + (base - final) * 0.5 * (1 + math.cos(math.pi * t))
 
 
+def quiesce(workers, timeout=5.0):
+    """Waits until the DataLoader worker processes stop using CPU (two quiet 50 ms polls)."""
+    def ticks():
+        total = 0
+        for w in workers:
+            try:
+                with open(f'/proc/{w.pid}/stat') as f:
+                    fields = f.read().rsplit(')', 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (OSError, ValueError, IndexError):
+                pass
+        return total
+    deadline, quiet, last = time.perf_counter() + timeout, 0, ticks()
+    while quiet < 2 and time.perf_counter() < deadline:
+        time.sleep(0.05)
+        cur = ticks()
+        quiet = quiet + 1 if cur == last else 0
+        last = cur
+
+
 def step_peer(threads, batch, workers, out_size):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -320,7 +340,11 @@ def step_peer(threads, batch, workers, out_size):
             opt.step()
             losses.append(loss.item())
             step += 1
-        reply({'seconds': time.perf_counter() - t0, 'steps': req['steps'], 'loss': losses[-1]})
+        seconds = time.perf_counter() - t0
+        # Outside the timed region: let the workers finish the batches they prefetch after the
+        # block, so they do not steal CPU from our side's next block.
+        quiesce(getattr(it, '_workers', []))
+        reply({'seconds': seconds, 'steps': req['steps'], 'loss': losses[-1]})
     main_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     it = None
     del loader  # joins the persistent workers so their peak shows up in RUSAGE_CHILDREN
