@@ -361,20 +361,24 @@ async function benchEmaVariants(): Promise<void> {
   };
   for (const k of Object.keys(models) as (keyof typeof models)[]) await stepOf(k)();
   for (const k of Object.keys(phases)) phases[k] = {};
-  const reps = QUICK ? 2 : 5;
+  const reps = QUICK ? 2 : 7;
   const s = await alternate(reps, { plain: stepOf('plain'), projector: stepOf('projector'), full: stepOf('full') });
   const pl = median(s.plain), pr = median(s.projector), fu = median(s.full);
+  // Paired: the three configs of a round ran back to back, so their ratio sees the same load.
+  const prRatio = median(s.projector.map((x, i) => x / s.plain[i]));
+  const fuRatio = median(s.full.map((x, i) => x / s.plain[i]));
   const phaseStr = (k: string) =>
     Object.entries(phases[k])
       .map(([p, v]) => `${p} ${median(v).toFixed(0)}`)
       .join(', ');
+  notes.push(`EMA variants (ours, in-process, ${reps} rounds of one step per config, order rotated): ratio = median over rounds of step time / the same round's plain step time.`);
   notes.push(`EMA variants, median phase ms — plain: ${phaseStr('plain')}; projector: ${phaseStr('projector')}; full: ${phaseStr('full')}.`);
   addRow({
-    id: 'emaStep', benchmark: 'projector-only EMA step vs plain SimCLR step (ours)', ours: fmtMs(pr), python: `plain ${fmtMs(pl)}`, ratio: fmtX(pr / pl),
-    goal: '≤ 1.03×', met: pr / pl <= 1.03 ? 'yes' : 'NO', data: { samples: s, phases },
+    id: 'emaStep', benchmark: 'projector-only EMA step vs plain SimCLR step (ours)', ours: fmtMs(pr), python: `plain ${fmtMs(pl)}`, ratio: fmtX(prRatio),
+    goal: '≤ 1.03×', met: prRatio <= 1.03 ? 'yes' : 'NO', data: { samples: s, phases },
   });
   addRow({
-    id: 'emaStep', benchmark: 'full-encoder EMA step vs plain SimCLR step (ours)', ours: fmtMs(fu), python: `plain ${fmtMs(pl)}`, ratio: fmtX(fu / pl),
+    id: 'emaStep', benchmark: 'full-encoder EMA step vs plain SimCLR step (ours)', ours: fmtMs(fu), python: `plain ${fmtMs(pl)}`, ratio: fmtX(fuRatio),
     goal: 'reported', met: '—', data: {},
   });
   for (const m of Object.values(models)) m.dispose();
