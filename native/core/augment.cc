@@ -1,7 +1,9 @@
 #include "core/augment.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <sstream>
@@ -133,6 +135,112 @@ int64_t AugmentConfig::effectiveBlurKernel() const {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Colour jitter, CPU fp32 fast path: each sample runs its own ops in its own order in place, one
+// pass per op over its (cache-resident) pixels. Same arithmetic as augment_ops (fp32, same
+// operation order; the contrast mean is accumulated in double), without the per-stage masks,
+// index_select/index_copy_ and ~60 small tensor ops of the generic path.
+
+namespace {
+
+constexpr float kLuma[3] = {0.2989f, 0.587f, 0.114f};
+
+inline float clamp01(float v) { return std::min(std::max(v, 0.0f), 1.0f); }
+
+void brightnessInPlace(float* x, int64_t n, float f) {
+  for (int64_t i = 0; i < n; ++i) x[i] = clamp01(x[i] * f);
+}
+
+void contrastInPlace(float* x, int64_t C, int64_t P, float f) {
+  float m = 0.0f;
+  for (int64_t c = 0; c < C; ++c) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < P; ++i) sum += x[c * P + i];
+    const float mc = static_cast<float>(sum / static_cast<double>(P));
+    m = C == 3 ? m + mc * kLuma[c] : mc;
+  }
+  for (int64_t i = 0; i < C * P; ++i) x[i] = clamp01((x[i] - m) * f + m);
+}
+
+void saturationInPlace(float* x, int64_t P, float f) {
+  float* r = x;
+  float* g = x + P;
+  float* b = x + 2 * P;
+  for (int64_t i = 0; i < P; ++i) {
+    const float gray = r[i] * kLuma[0] + g[i] * kLuma[1] + b[i] * kLuma[2];
+    r[i] = clamp01((r[i] - gray) * f + gray);
+    g[i] = clamp01((g[i] - gray) * f + gray);
+    b[i] = clamp01((b[i] - gray) * f + gray);
+  }
+}
+
+void hueInPlace(float* x, int64_t P, float shift) {
+  const float add = shift * 6.0f + 12.0f;
+  const float sixth = static_cast<float>(1.0 / 6.0);
+  float* __restrict__ r = x;
+  float* __restrict__ g = x + P;
+  float* __restrict__ b = x + 2 * P;
+  // Branch-free body (selects, truncating conversions) so the compiler vectorises it.
+  auto channel = [sixth](float h6, float n, float maxc, float chroma) {
+    float k = h6 + n;
+    // floor(k / 6) via truncation (no libm call); exact for any k in int range.
+    const float q = k * sixth;
+    float fl = static_cast<float>(static_cast<int32_t>(q));
+    fl = fl > q ? fl - 1.0f : fl;
+    k -= fl * 6.0f;
+    const float t = k < 4.0f - k ? k : 4.0f - k;
+    const float c = t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
+    return maxc - c * chroma;
+  };
+  for (int64_t i = 0; i < P; ++i) {
+    const float R = r[i], G = g[i], B = b[i];
+    const float mgb = G > B ? G : B;
+    const float maxc = R > mgb ? R : mgb;
+    const float ngb = G < B ? G : B;
+    const float minc = R < ngb ? R : ngb;
+    const float chroma = maxc - minc;
+    const float inv = 1.0f / (chroma > 1e-12f ? chroma : 1e-12f);
+    // Sector of the max channel (ties give the same hue): (g-b)/c, (b-r)/c + 2, (r-g)/c + 4.
+    const float hr = (G - B) * inv + 0.0f, hg = (B - R) * inv + 2.0f, hb = (R - G) * inv + 4.0f;
+    const float h6 = (R == maxc ? hr : (G == maxc ? hg : hb)) + add;
+    r[i] = channel(h6, 5.0f, maxc, chroma);
+    g[i] = channel(h6, 3.0f, maxc, chroma);
+    b[i] = channel(h6, 1.0f, maxc, chroma);
+  }
+}
+
+// x: contiguous fp32 [B,C,H,W] on the CPU, modified in place. jitter [B] bool, order [B,4] int64
+// (stage -> op), factor [B,4] float (brightness, contrast, saturation, hue shift).
+void colorJitterCpuFloat(at::Tensor& x, const at::Tensor& jitterIn, const at::Tensor& orderIn, const at::Tensor& factorIn) {
+  const at::Tensor jitter = jitterIn.to(at::kCPU, at::kBool).contiguous();
+  const at::Tensor order = orderIn.to(at::kCPU, at::kLong).contiguous();
+  const at::Tensor factor = factorIn.to(at::kCPU, at::kFloat).contiguous();
+  const int64_t B = x.size(0), C = x.size(1), P = x.size(2) * x.size(3);
+  float* data = x.data_ptr<float>();
+  const bool* jp = jitter.data_ptr<bool>();
+  const int64_t* op = order.data_ptr<int64_t>();
+  const float* fp = factor.data_ptr<float>();
+  const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(C * P, 1));
+  at::parallel_for(0, B, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) {
+      if (!jp[n]) continue;
+      float* xs = data + n * C * P;
+      for (int64_t s = 0; s < 4; ++s) {
+        const int64_t o = op[n * 4 + s];
+        const float f = fp[n * 4 + o];
+        switch (o) {
+          case 0: brightnessInPlace(xs, C * P, f); break;
+          case 1: contrastInPlace(xs, C, P, f); break;
+          case 2: if (C == 3) saturationInPlace(xs, P, f); break;
+          default: if (C == 3) hueInPlace(xs, P, f); break;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
 // Colour ops
 
 namespace augment_ops {
@@ -156,6 +264,18 @@ at::Tensor adjustContrast(const at::Tensor& x, const at::Tensor& factor) {
 at::Tensor adjustSaturation(const at::Tensor& x, const at::Tensor& factor) { return blend(x, grayscale(x), factor); }
 
 at::Tensor adjustHue(const at::Tensor& x, const at::Tensor& shift) {
+  if (x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() == 4 && x.size(1) == 3) {
+    // CPU fp32: the per-pixel loop of the fused jitter, same arithmetic as below.
+    at::Tensor out = x.contiguous().clone();
+    const at::Tensor sh = shift.to(at::kCPU, at::kFloat).contiguous();
+    const int64_t P = x.size(2) * x.size(3);
+    float* o = out.data_ptr<float>();
+    const float* sp = sh.data_ptr<float>();
+    at::parallel_for(0, x.size(0), 1, [&](int64_t b, int64_t e) {
+      for (int64_t n = b; n < e; ++n) hueInPlace(o + n * 3 * P, P, sp[n]);
+    });
+    return out;
+  }
   // HSV hue rotation with torchvision's RGB->HSV sector rule, then HSV->RGB in closed form:
   //   c_n = max - chroma * clamp(min(k, 4 - k), 0, 1),  k = (n + 6h) mod 6,  n = 5, 3, 1 for r, g, b
   // (v*s = chroma), which is the six-sector table as arithmetic. 6h is kept unnormalised in
@@ -305,7 +425,9 @@ at::Tensor BatchAugmenter::apply(const at::Tensor& input, const AugmentParams& p
 
   // 2. Colour jitter, ops in each sample's own order; stage s runs op o on the samples whose
   //    s-th op is o. Single-channel data skips saturation and hue.
-  if (p.jitter.any().item<bool>()) {
+  if (x.device().is_cpu() && x.scalar_type() == at::kFloat && x.is_contiguous()) {
+    colorJitterCpuFloat(x, p.jitter, p.jitterOrder, p.jitterFactor);
+  } else if (p.jitter.any().item<bool>()) {
     auto order = p.jitterOrder;
     for (int64_t s = 0; s < 4; ++s) {
       for (int64_t op = 0; op < 4; ++op) {

@@ -1,0 +1,80 @@
+// Helpers shared by the benchmark orchestrator and its children: statistics and a JSON-lines
+// child-process client (one request line in, one reply line out).
+import { ChildProcess, spawn } from 'child_process';
+import * as readline from 'readline';
+
+export const PYTHON = '/usr/bin/python3';
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function now(): number {
+  return Number(process.hrtime.bigint()) / 1e9;
+}
+
+/** A child speaking JSON lines: the first line it prints is its "ready" message. */
+export class LineChild {
+  readonly proc: ChildProcess;
+  private readonly pending: ((line: string) => void)[] = [];
+  private readonly lines: string[] = [];
+  private exited: string | null = null;
+  readonly ready: Promise<Record<string, unknown>>;
+
+  constructor(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+    this.proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], env });
+    const rl = readline.createInterface({ input: this.proc.stdout! });
+    rl.on('line', (line) => {
+      if (!line.startsWith('{')) {
+        process.stderr.write(`[${command}] ${line}\n`);
+        return;
+      }
+      const waiter = this.pending.shift();
+      if (waiter) waiter(line);
+      else this.lines.push(line);
+    });
+    this.proc.on('exit', (code, signal) => {
+      this.exited = `exited with ${code ?? signal}`;
+      for (const w of this.pending.splice(0)) w(JSON.stringify({ error: `${command} ${this.exited}` }));
+    });
+    this.ready = this.next();
+  }
+
+  private next(): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const take = (line: string) => {
+        const obj = JSON.parse(line) as Record<string, unknown>;
+        if (obj.error) reject(new Error(String(obj.error)));
+        else resolve(obj);
+      };
+      const queued = this.lines.shift();
+      if (queued !== undefined) take(queued);
+      else if (this.exited) reject(new Error(`child ${this.exited}`));
+      else this.pending.push(take);
+    });
+  }
+
+  request<T = Record<string, unknown>>(obj: object): Promise<T> {
+    this.proc.stdin!.write(JSON.stringify(obj) + '\n');
+    return this.next() as Promise<T>;
+  }
+
+  /** Sends quit and returns the final line (if the child prints one). */
+  async quit(): Promise<Record<string, unknown> | null> {
+    if (this.exited) return null;
+    const done = new Promise<void>((r) => this.proc.once('exit', () => r()));
+    this.proc.stdin!.write(JSON.stringify({ cmd: 'quit' }) + '\n');
+    let last: Record<string, unknown> | null = null;
+    try {
+      last = await Promise.race([this.next(), done.then(() => null)]);
+    } catch {
+      last = null;
+    }
+    this.proc.stdin!.end();
+    await done;
+    return last;
+  }
+}
