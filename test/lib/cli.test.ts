@@ -6,6 +6,7 @@ import * as path from 'path';
 import { main, npyBytes, readNpy } from '../../lib/cli';
 import { memory } from '../../lib';
 import { repoRoot } from '../helpers/child';
+import { idxBytes } from '../helpers/files';
 
 const CLI = path.join(repoRoot, 'lib', 'cli.ts');
 
@@ -27,13 +28,6 @@ async function run(args: string[]) {
   return { code, stdout, stderr };
 }
 
-function idxBytes(dims: number[], data: Uint8Array): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head[2] = 0x08;
-  head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, Buffer.from(data)]);
-}
 
 /** A tiny IDX dataset: 16×16 grey images whose class is a bright horizontal band position. */
 function writeIdxDataset(dir: string, nTrain: number, nTest: number): void {

@@ -3,7 +3,7 @@ import * as path from 'path';
 
 import { memory } from '../../../lib';
 import { loadCifar10, loadCifar100 } from '../../../lib/data';
-import { num, removeDir, tempDir } from './util';
+import { num, removeDir, tempDir } from '../../helpers/files';
 
 const PIX = 3072;
 // Pixel p (CHW order) of the record with global id g: (g*31 + p*7) & 255.

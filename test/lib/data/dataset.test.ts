@@ -1,7 +1,7 @@
 import { Tensor, memory, disposeAll } from '../../../lib';
 import { ImageDataset, fromArrays, EpochSampler } from '../../../lib/data';
 import { thrown } from '../../helpers/errors';
-import { num } from './util';
+import { num } from '../../helpers/files';
 
 // 6 samples of [2, 2, 3]; pixel k of sample i = 20*i + k.
 const N = 6, C = 2, H = 2, W = 3, P = C * H * W;

@@ -3,7 +3,7 @@ import * as path from 'path';
 
 import { memory } from '../../../lib';
 import { imageFolderAvailable, loadImageFolder } from '../../../lib/data';
-import { num, removeDir, tempDir } from './util';
+import { num, removeDir, tempDir } from '../../helpers/files';
 
 // sharp is an optionalDependency: without it the folder loader says how to get it.
 const haveSharp = imageFolderAvailable();

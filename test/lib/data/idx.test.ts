@@ -4,7 +4,7 @@ import * as zlib from 'zlib';
 
 import { memory } from '../../../lib';
 import { FASHION_MNIST_DIR, loadFashionMnist, loadIdx, loadMnist, mnistFiles, parseIdx, fashionMnistFiles, loadDataset } from '../../../lib/data';
-import { idxBytes, num, removeDir, tempDir } from './util';
+import { idxBytes, num, removeDir, tempDir } from '../../helpers/files';
 
 describe('IDX reader', () => {
   let dir: string;

@@ -1,7 +1,7 @@
 import { memory } from '../../../lib';
 import { EpochSampler } from '../../../lib/data';
 import { thrown } from '../../helpers/errors';
-import { num } from './util';
+import { num } from '../../helpers/files';
 
 function epoch(s: EpochSampler): number[][] {
   return [...s].map((b) => num(b));

@@ -7,6 +7,7 @@ import { disposeAll, fromArrays, ImageDataset, memory } from '../../../lib';
 import type { DeepPartial, SslConfig } from '../../../lib';
 import { evaluateRepresentation, loadTrainedModel, openDataset, pretrain, runConfig, RUN_DEFAULTS, seededSubset } from '../../../lib/train/run';
 import { syntheticImages } from '../../helpers/synthetic';
+import { idxBytes } from '../../helpers/files';
 
 const SIZE = 16;
 const tinyModel: DeepPartial<SslConfig> = {
@@ -23,13 +24,6 @@ function syntheticSet(n: number, seed: number, channels = 1): ImageDataset {
   return fromArrays({ images: s.pixels, shape: [n, channels, SIZE, SIZE], labels: Array.from({ length: n }, (_, i) => i % 3), name: `synthetic-${seed}` });
 }
 
-function idxBytes(dims: number[], data: Uint8Array): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head[2] = 0x08;
-  head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, Buffer.from(data)]);
-}
 
 describe('pretrain / evaluateRepresentation', () => {
   let dir: string;

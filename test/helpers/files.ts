@@ -1,4 +1,4 @@
-// Shared helpers for the data tests: temp folders and IDX bytes.
+// Shared test helpers for files: temp folders and IDX bytes.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
