@@ -6,4 +6,5 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
   // Native suites share one LibTorch process state; npm test runs them in band.
   testTimeout: 300000,
+  setupFilesAfterEnv: ['<rootDir>/test/helpers/gcSetup.ts'],
 };
