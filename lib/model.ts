@@ -102,6 +102,16 @@ export class SslModel {
     return new Tensor(await this.native.embed(images.handle));
   }
 
+  /** The same features as a row-major Float32Array [B·F] with its shape, for other Node ML stacks. */
+  async embedArray(images: Tensor): Promise<{ data: Float32Array; shape: [number, number] }> {
+    const t = await this.embed(images);
+    try {
+      return { data: t.toTypedArray() as Float32Array, shape: t.shape as [number, number] };
+    } finally {
+      t.dispose();
+    }
+  }
+
   summary(): ModelSummary {
     return this.native.summary();
   }

@@ -104,6 +104,9 @@ describe('SslModel training step', () => {
     const f = await model.embed(images);
     expect(f.shape).toEqual([4, model.summary().featureDim]);
     expect(f.dtype).toBe('float32');
+    const arr = await model.embedArray(images);
+    expect(arr.shape).toEqual(f.shape);
+    expect(Array.from(arr.data)).toEqual(Array.from(f.toTypedArray() as Float32Array));
     disposeAll(images, index, f);
     model.dispose();
 
