@@ -70,6 +70,7 @@ export interface NativeFlatEma {
 export interface NativeBinding {
   addonAbi: number;
   info(): RuntimeInfo;
+  shutdown(): void;
   setNumThreads(n: number): void;
   NativeTensor: Function;
   tensorFromTypedArray(data: NativeTypedArray, shape: number[]): NativeTensor;
@@ -221,5 +222,9 @@ export function binding(): NativeBinding {
   } catch (err) {
     throw explainLoadFailure(err, file);
   }
+  // Let a running native job finish before process.exit() reaches C exit() and LibTorch's static
+  // destructors (the main thread runs no environment cleanup hooks on exit).
+  const b = cached;
+  process.once('exit', () => b.shutdown());
   return cached;
 }

@@ -32,7 +32,15 @@ static Napi::Value setNumThreads(const Napi::CallbackInfo& cb) {
   return env.Undefined();
 }
 
+// Stops this environment's torch worker (the job in flight finishes, queued jobs are dropped).
+// lib/native.ts calls it on process 'exit', before C exit() tears LibTorch down.
+static Napi::Value shutdown(const Napi::CallbackInfo& cb) {
+  addonData(cb.Env()).worker->stop();
+  return cb.Env().Undefined();
+}
+
 static void init(Napi::Env env, Napi::Object exports) {
+  exports.Set("shutdown", Napi::Function::New<shutdown>(env, "shutdown"));
   exports.Set("info", Napi::Function::New<info>(env, "info"));
   exports.Set("setNumThreads", Napi::Function::New<setNumThreads>(env, "setNumThreads"));
 }

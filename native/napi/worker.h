@@ -52,7 +52,10 @@ class TorchWorker {
   // Applied on the worker thread before the next job.
   void setNumThreads(int n) { wantThreads_.store(n); }
   int numThreads() const { return wantThreads_.load(); }
-  // Finishes the job in flight, drops queued ones, joins. Called from the env cleanup hook.
+  // Finishes the job in flight, drops queued ones, joins. Called from the env cleanup hook
+  // (worker_thread termination) and from shutdown() on process 'exit': Node's process.exit() on
+  // the main thread runs no cleanup hooks, and LibTorch's static destructors (some registered
+  // lazily, after ours could be) must not run under a thread still inside a LibTorch op.
   void stop();
 
  private:

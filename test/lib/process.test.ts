@@ -22,13 +22,14 @@ describe('process lifecycle', () => {
     expect(r.stdout.trim()).toBe('resolved 512');
   });
 
-  test('process.exit() while a job is in flight exits cleanly with the given code', () => {
+  // The exit can land while the worker is starting up, inside an op, or between jobs: try several.
+  test.each([0, 3, 10, 30])('process.exit() %i ms into in-flight jobs exits cleanly with the given code', (delay) => {
     const r = runNode(`
       const m = require(${L});
       const n = 1536;
       const a = m.Tensor.from(new Float32Array(n * n).fill(1), [n, n]);
       for (let i = 0; i < 4; i++) a.matmul(a);
-      setTimeout(() => process.exit(7), 20);
+      setTimeout(() => process.exit(7), ${delay});
     `);
     expect(r.signal).toBeNull();
     expect(r.status).toBe(7);
