@@ -4,6 +4,8 @@
 #include <iostream>
 #include <stdexcept>
 
+#include <cstdlib>
+
 #include "check.h"
 #include "core/augment.h"
 
@@ -374,8 +376,11 @@ MSSL_TEST(augment_rejects_bad_inputs_and_config) {
   expectInvalid([&] { cfg([](AugmentConfig& c) { c.std = {0.5}; }).validate(3); }, "std");
 }
 
-// Not a test of behaviour: prints rough throughput for the report (few iterations, fast).
+// Opt-in timing (MSSL_BENCH=1), not a test of behaviour: prints rough throughput. npm run bench
+// measures it against torchvision.
 MSSL_TEST(augment_throughput) {
+  const char* on = std::getenv("MSSL_BENCH");
+  if (!on || std::string(on) != "1") return;
   auto bench = [](AugmentConfig c, int64_t C, int64_t S) {
     BatchAugmenter aug(c, 0);
     auto x = randomImages(256, C, S, S, 0);
