@@ -133,13 +133,15 @@ export class Trainer extends EventEmitter {
         this.emit('step', ev);
         metrics?.write(JSON.stringify({ type: 'step', time: Date.now(), ...ev }) + '\n');
         progress.update(step, r.loss);
-        if (c.checkpointEvery > 0 && step % c.checkpointEvery === 0) {
-          await this.checkpoint(sampler);
-          lastCheckpoint = step;
-        }
+        // Epoch-end evaluation before the checkpoint of the same step: a run resumed from that
+        // checkpoint never skips an evaluation that was due.
         if (sampler.epoch !== epoch) {
           this.emit('epoch', { epoch, step });
           if (c.evalEvery > 0 && c.evaluate && (epoch + 1) % c.evalEvery === 0) await this.runEval(epoch, step, metrics);
+        }
+        if (c.checkpointEvery > 0 && step % c.checkpointEvery === 0) {
+          await this.checkpoint(sampler);
+          lastCheckpoint = step;
         }
       }
       // The final state, unless the periodic checkpoint of this very step already holds it.
