@@ -58,6 +58,12 @@ const DATA_OPTIONS: OptSpec[] = [
   { name: 'data-dir', kind: 'string', arg: 'DIR', desc: 'folder of a named dataset (default: its standard place; required for cifar10/cifar100)' },
 ];
 
+// Where eval and embed find the trained model.
+const CHECKPOINT_OPTIONS: OptSpec[] = [
+  { name: 'checkpoint', kind: 'string', arg: 'FILE|DIR', desc: 'checkpoint.pt of a pretrain run, or its folder (run.json must be beside it)' },
+  { name: 'run-info', kind: 'string', arg: 'FILE', desc: 'run.json to rebuild the model from (default: beside the checkpoint)' },
+];
+
 const EVAL_OPTIONS: OptSpec[] = [
   { name: 'train-subset', kind: 'int', arg: 'N', desc: 'kNN memory / probe training images: a seeded subset of the train split (0 = all; default 10000)' },
   { name: 'test-subset', kind: 'int', arg: 'N', desc: 'test images evaluated (0 = all; default 0)' },
@@ -107,8 +113,7 @@ const COMMANDS: Record<string, CommandSpec> = {
     summary: 'evaluate a checkpoint: weighted kNN (k=200, T=0.1) and a linear probe, next to raw pixels',
     usage: 'momentum-ssl eval --checkpoint FILE|DIR [--dataset NAME|DIR] [options]',
     options: [
-      { name: 'checkpoint', kind: 'string', arg: 'FILE|DIR', desc: 'checkpoint.pt of a pretrain run, or its folder (run.json must be beside it)' },
-      { name: 'run-info', kind: 'string', arg: 'FILE', desc: 'run.json to rebuild the model from (default: beside the checkpoint)' },
+      ...CHECKPOINT_OPTIONS,
       ...DATA_OPTIONS.map((o) => ({ ...o, desc: `${o.desc} (default: the run's)` })),
       { name: 'seed', kind: 'int', arg: 'N', desc: 'seed of the evaluation subsets (default 0)' },
       ...EVAL_OPTIONS,
@@ -120,8 +125,7 @@ const COMMANDS: Record<string, CommandSpec> = {
     summary: 'write backbone features of a dataset split for other tools (.npy, or raw float32 + JSON header)',
     usage: 'momentum-ssl embed --checkpoint FILE|DIR --output FILE [--split train|test] [options]',
     options: [
-      { name: 'checkpoint', kind: 'string', arg: 'FILE|DIR', desc: 'checkpoint.pt of a pretrain run, or its folder (run.json must be beside it)' },
-      { name: 'run-info', kind: 'string', arg: 'FILE', desc: 'run.json to rebuild the model from (default: beside the checkpoint)' },
+      ...CHECKPOINT_OPTIONS,
       { name: 'output', kind: 'string', short: 'o', arg: 'FILE', desc: 'FILE.npy: NumPy v1.0 float32 [N, F]; any other name: raw little-endian float32 row-major, with FILE.json = { format, dtype, shape, labels, ... }' },
       { name: 'labels', kind: 'string', arg: 'FILE', desc: '.npy output: also write the labels as int64 [N] NumPy to FILE' },
       ...DATA_OPTIONS.map((o) => ({ ...o, desc: `${o.desc} (default: the run's)` })),
