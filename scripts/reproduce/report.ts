@@ -1,0 +1,139 @@
+// The reproduce outputs: the printed table and report.html (plots and the claims table).
+import { PART_NAMES } from '../../lib/config';
+import { barChart, escapeHtml, lineChart } from '../../lib/analysis/report';
+import { mean, sampleStd } from '../../lib/analysis/stats';
+import { ClaimResult, steadyCv } from './claims';
+import { lastK, RunResult, VARIANTS } from './variants';
+
+const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
+
+/** mean ± std in percent ("±" left out for one value). */
+function pm(xs: number[], scale = 100, digits = 1): string {
+  if (xs.length === 0) return '-';
+  const s = sampleStd(xs);
+  return `${(mean(xs) * scale).toFixed(digits)}${Number.isFinite(s) ? ` ± ${(s * scale).toFixed(digits)}` : ''}`;
+}
+
+const linear = (rs: RunResult[]) => rs.map((r) => r.linearTop1).filter((x): x is number => x !== null);
+
+/** Mean over seeds of each part's steady CV (claims.ts: windows after the first). */
+function meanSteadyCv(rs: RunResult[]): number[] {
+  const per = rs.map(steadyCv);
+  return PART_NAMES.map((_, b) => mean(per.map((cv) => cv[b]).filter(Number.isFinite)));
+}
+
+export function renderTable(results: RunResult[]): string {
+  const head = ['configuration', 'seeds', 'kNN top-1 %', 'linear top-1 %', 'ms/step', 'key ms/step', ...PART_NAMES.map((p) => `CV ${p}`)];
+  const rows = VARIANTS.filter((v) => results.some((r) => r.variant === v.id)).map((v) => {
+    const rs = results.filter((r) => r.variant === v.id);
+    return [
+      v.label,
+      String(rs.length),
+      pm(rs.map((r) => r.knnTop1)),
+      pm(linear(rs)),
+      mean(rs.map((r) => r.msPerStep)).toFixed(0),
+      mean(rs.map((r) => r.keyBranchMsPerStep)).toFixed(1),
+      ...meanSteadyCv(rs).map((x) => (Number.isFinite(x) ? x.toFixed(3) : '-')),
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function claimsHtml(claims: readonly ClaimResult[]): string {
+  const fmt = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+  const rows = claims
+    .map((c) => {
+      const d = c.metric.startsWith('gradient') ? 3 : 2;
+      const cells = [c.claim, c.comparison, c.metric, c.test, `${fmt(c.mean, d)} ± ${fmt(c.std, d)} [${fmt(c.interval[0], d)}, ${fmt(c.interval[1], d)}]`, `${c.agreeing}/${c.seeds}`, fmt(c.p, 3), c.verdict];
+      return `<tr>${cells.map((x) => `<td>${escapeHtml(x)}</td>`).join('')}</tr>`;
+    })
+    .join('\n');
+  const head = ['claim', 'a − b', 'metric', 'test', 'mean ± std [90 % CI]', 'seeds agreeing', 'p (one-sided)', 'verdict'].map((h) => `<th>${h}</th>`).join('');
+  return `<table><thead><tr>${head}</tr></thead><tbody>\n${rows}\n</tbody></table>`;
+}
+
+export function renderReport(results: RunResult[], meta: Record<string, string>, table: string, claims: readonly ClaimResult[]): string {
+  const present = VARIANTS.filter((v) => results.some((r) => r.variant === v.id));
+  const byId = (id: string) => results.filter((r) => r.variant === id);
+  const acc = barChart(
+    'Accuracy by EMA configuration (mean over seeds)',
+    present.map((v) => {
+      const rs = byId(v.id);
+      const lin = linear(rs);
+      return {
+        label: v.id,
+        bars: [
+          { name: 'kNN', value: mean(rs.map((r) => r.knnTop1)), color: '#1f77b4' },
+          ...(lin.length ? [{ name: 'linear', value: mean(lin), color: '#ff7f0e' }] : []),
+        ],
+      };
+    }),
+  );
+  // The partial-EMA sweep at equal k, against the momentum-free baseline.
+  const sweepPoints = (id: (k: number) => string, metric: (rs: RunResult[]) => number[]) =>
+    [1, 2, 3, 4, 5].filter((k) => byId(id(k)).length > 0).map((k) => [k, 100 * mean(metric(byId(id(k))))] as const);
+  const knn = (rs: RunResult[]) => rs.map((r) => r.knnTop1);
+  const sweeps = (['kNN', 'linear'] as const).map((name) => {
+    const metric = name === 'kNN' ? knn : linear;
+    const base = byId('simclr');
+    return lineChart(`${name} top-1 % by number of EMA parts k (mean over seeds)`, 'k', [
+      { name: 'first-k (from the input)', color: COLORS[0], points: sweepPoints((k) => `first-${k}`, metric) },
+      { name: 'last-k (from the loss)', color: COLORS[1], points: sweepPoints(lastK, metric) },
+      ...(base.length ? [{ name: 'SimCLR, no EMA', color: '#7f7f7f', points: [1, 5].map((k) => [k, 100 * mean(metric(base))] as const) }] : []),
+    ]);
+  });
+  const maxMs = Math.max(...present.map((v) => mean(byId(v.id).map((r) => r.msPerStep))));
+  const time = barChart(
+    `Step time by configuration (fraction of the slowest, ${maxMs.toFixed(0)} ms)`,
+    present.map((v) => {
+      const rs = byId(v.id);
+      return {
+        label: v.id,
+        bars: [
+          { name: 'step', value: mean(rs.map((r) => r.msPerStep)) / maxMs, color: '#7f7f7f' },
+          { name: 'key branch', value: mean(rs.map((r) => r.keyBranchMsPerStep)) / maxMs, color: '#d62728' },
+        ],
+      };
+    }),
+  );
+  // Gradient CV by part over training, mean over seeds at each window end.
+  const cvCharts = ['simclr', 'simclr-projector', 'simclr-full']
+    .filter((id) => byId(id).length > 0)
+    .map((id) => {
+      const rs = byId(id);
+      const steps = [...new Set(rs.flatMap((r) => r.cvOverTraining.map(([s]) => s)))].sort((a, b) => a - b);
+      return lineChart(
+        `Gradient CV by part over training: ${id} (mean over ${rs.length} seed${rs.length > 1 ? 's' : ''}, window ${meta.window})`,
+        'optimizer step',
+        PART_NAMES.map((p, b) => ({
+          name: p,
+          color: COLORS[b],
+          points: steps
+            .map((s) => [s, mean(rs.map((r) => r.cvOverTraining.find(([t]) => t === s)?.[1][b]).filter((x): x is number => typeof x === 'number'))] as const)
+            .filter(([, v]) => Number.isFinite(v)),
+        })),
+      );
+    });
+  const facts = Object.entries(meta)
+    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
+    .join('');
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>momentum-ssl: reproduce</title>
+<style>body{font:14px/1.45 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}pre{font-size:11px;overflow-x:auto}svg{display:block;margin:1em 0;font-size:11px}svg .t{font-size:13px;font-weight:600}svg .s{font-size:10px;fill:#555}svg .g{stroke:#e5e5e5}svg .f{fill:none;stroke:#999}</style>
+</head><body>
+<h1>Momentum encoders: pros and cons, reproduced on CPU</h1>
+<table><tbody>${facts}</tbody></table>
+<h2>The paper's claims</h2>
+<p>Paired over seeds (same initialisation and data order), one-sided paired t-test at α = 0.05. <em>leans yes/no</em>: the mean points that way but the seeds do not make it significant.</p>
+${claimsHtml(claims)}
+<h2>Results</h2><p>CV columns: coefficient of variation of the per-step gradient rms of each part, averaged over the windows after the first.</p><pre>${escapeHtml(table)}</pre>
+${acc}
+${sweeps.join('\n')}
+${time}
+<h2>Gradient stability</h2>
+${cvCharts.join('\n')}
+</body></html>
+`;
+}
