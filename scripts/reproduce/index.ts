@@ -38,7 +38,8 @@ async function runOne(v: Variant, seed: number, mode: string, b: Budget, outDir:
   const times: { total: number[]; key: number[]; forward: number[] } = { total: [], key: [], forward: [] };
   const cvOverTraining: RunResult['cvOverTraining'] = [];
   let lastLoss = NaN;
-  const runDir = path.join(outDir, 'runs', `${v.id}-seed${seed}`);
+  // The budget is in the name so a checkpoint is only ever resumed by the same budget.
+  const runDir = path.join(outDir, 'runs', `${v.id}-seed${seed}-${b.steps}x${b.batchSize}`);
   const onStep = (e: StepEvent) => {
     monitor.push(e);
     lastLoss = e.loss;
@@ -142,7 +143,8 @@ async function main(): Promise<void> {
   const outDir = path.resolve(values.out ?? path.join('runs', `reproduce-${mode}`));
   fs.mkdirSync(outDir, { recursive: true });
   const resultsFile = path.join(outDir, 'results.jsonl');
-  const done = readResults(resultsFile).filter((r) => r.mode === mode);
+  // Results of another budget (an older quick mode, say) are kept in the file but not reused.
+  const done = readResults(resultsFile).filter((r) => r.mode === mode && r.steps === budget.steps);
 
   const t0 = Date.now();
   const executed = values['report-only'] ? 0 : await runMissing(variants, mode, budget, outDir, done);

@@ -50,8 +50,9 @@ export interface Budget {
 }
 
 export const MODES: Record<'quick' | 'full', Budget> = {
-  // ≈ 10 minutes here: one seed, a few steps per configuration: checks the pipeline end to end.
-  quick: { trainSubset: 2048, evalTrain: 2000, evalTest: 1000, steps: 12, batchSize: 64, seeds: [0], window: 10 },
+  // A few minutes here: one seed, a few steps per configuration: checks the pipeline end to end,
+  // with enough steps for gradient windows after the first (the steady CV needs them).
+  quick: { trainSubset: 2048, evalTrain: 2000, evalTest: 1000, steps: 40, batchSize: 64, seeds: [0], window: 10 },
   // A few hours here, in the background; resumable.
   full: { trainSubset: 20000, evalTrain: 10000, evalTest: 2000, steps: 300, batchSize: 128, seeds: [0, 1, 2], window: 50 },
 };
