@@ -28,8 +28,16 @@ function readResults(file: string): RunResult[] {
   return fs
     .readFileSync(file, 'utf8')
     .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as RunResult);
+    .map((line, i) => ({ line, n: i + 1 }))
+    .filter(({ line }) => line.trim() !== '')
+    .map(({ line, n }) => {
+      try {
+        return JSON.parse(line) as RunResult;
+      } catch {
+        // A line cut off by a killed process: say where, rather than lose every other result.
+        throw new Error(`${file}: line ${n} is not valid JSON (a run cut off while writing?); delete that line and run again`);
+      }
+    });
 }
 
 async function runOne(v: Variant, seed: number, mode: string, b: Budget, outDir: string, evalTrain: Awaited<ReturnType<typeof openDataset>>, evalTest: Awaited<ReturnType<typeof openDataset>>): Promise<RunResult> {
@@ -137,8 +145,10 @@ async function main(): Promise<void> {
   const budget: Budget = { ...MODES[mode] };
   if (values.seeds) budget.seeds = values.seeds.split(',').map((s) => Number(s.trim()));
   if (budget.seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error('--seeds must be a comma-separated list of integers >= 0');
-  const variants = values.only ? VARIANTS.filter((v) => values.only!.split(',').includes(v.id)) : VARIANTS;
-  if (variants.length === 0) throw new Error(`--only matched no configuration; known: ${VARIANTS.map((v) => v.id).join(', ')}`);
+  const only = values.only?.split(',').map((id) => id.trim());
+  const unknown = only?.filter((id) => !VARIANTS.some((v) => v.id === id)) ?? [];
+  if (unknown.length) throw new Error(`--only: unknown configuration ${unknown.join(', ')}; known: ${VARIANTS.map((v) => v.id).join(', ')}`);
+  const variants = only ? VARIANTS.filter((v) => only.includes(v.id)) : VARIANTS;
   if (values.threads) setNumThreads(Number(values.threads));
   const outDir = path.resolve(values.out ?? path.join('runs', `reproduce-${mode}`));
   fs.mkdirSync(outDir, { recursive: true });
@@ -150,6 +160,7 @@ async function main(): Promise<void> {
   const executed = values['report-only'] ? 0 : await runMissing(variants, mode, budget, outDir, done);
 
   const results = done.filter((r) => variants.some((v) => v.id === r.variant) && budget.seeds.includes(r.seed));
+  if (results.length === 0) throw new Error(`no ${mode}-mode results of ${budget.steps} steps in ${resultsFile} for these configurations and seeds; run without --report-only first`);
   const table = renderTable(results);
   console.log(`\n${table}\n`);
   const claims = evaluateClaims(results);
