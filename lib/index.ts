@@ -2,6 +2,7 @@ export { Tensor, memory, disposeAll } from './tensor';
 export type { TensorData } from './tensor';
 export { info, setNumThreads } from './runtime';
 export { NativeLoadError, explainLoadFailure } from './native';
+export { ConfigError } from './errors';
 export type { DType, Device, RuntimeInfo, MemoryInfo, LoadFailureReason } from './native';
 export { SslModel, resolveSslConfig } from './model';
 export type { StepResult, ProbeResult, ModelSummary, ForwardCounts, PhaseName } from './model';

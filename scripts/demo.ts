@@ -16,7 +16,10 @@ import { parseArgs } from 'util';
 import { configFor, disposeAll, FASHION_MNIST_DIR, info, mnistDataDir, SslModel } from '../lib';
 import type { DeepPartial, SslConfig } from '../lib';
 import { formatResultTable, writeReport } from '../lib/analysis/report';
-import { evaluateRepresentation, openDataset, pretrain, runConfig } from '../lib/train/run';
+import { openDataset } from '../lib/data/open';
+import { evaluateRepresentation } from '../lib/eval/representation';
+import { pretrain } from '../lib/train/pretrain';
+import { runConfig } from '../lib/train/runConfig';
 
 interface DemoPlan {
   /** Most optimizer steps; fewer when the time budget says so (measured before training). */

@@ -4,7 +4,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import type { RepresentationResult, StepRecord } from '../train/run';
+import type { RepresentationResult } from '../eval/representation';
+import type { StepRecord } from '../train/pretrain';
 
 export interface ReportData {
   title: string;

@@ -22,3 +22,5 @@ export {
   loadDataset,
 } from './sources';
 export type { Split, KnownDataset, IdxFiles, KnownDatasetOptions } from './sources';
+export { openDataset, seededSubset, DATASET_NAMES } from './open';
+export type { OpenDatasetOptions } from './open';

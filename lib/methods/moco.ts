@@ -8,9 +8,16 @@ export interface MocoOptions extends MethodOptions {
   queueSize?: number;
 }
 
+/** The MoCo CIFAR setting (He et al. use 65536 on ImageNet). */
+export const MOCO_QUEUE_SIZE = 4096;
+
 export const moco: Method<MocoOptions> = {
   name: 'moco',
-  summary: 'MoCo v2 (InfoNCE, τ 0.2, queue 4096, full EMA m 0.99) or v3 (predictor, in-batch negatives, m 0.99→1)',
+  summary: `MoCo v2 (InfoNCE, τ 0.2, queue ${MOCO_QUEUE_SIZE}, full EMA m 0.99) or v3 (predictor, in-batch negatives, m 0.99→1)`,
+  cliOptions: [
+    { name: 'variant', kind: 'string', arg: 'v2|v3', choices: ['v2', 'v3'], desc: 'variant (default v2)', key: 'variant' },
+    { name: 'queue-size', kind: 'int', arg: 'K', desc: `v2 negative-key queue size (default ${MOCO_QUEUE_SIZE})`, key: 'queueSize' },
+  ],
   preset(options = {}) {
     if (options.variant === 'v3') {
       return {
@@ -22,7 +29,7 @@ export const moco: Method<MocoOptions> = {
     if (options.variant !== undefined && options.variant !== 'v2') throw new TypeError(`moco: variant must be 'v2' or 'v3', got '${String(options.variant)}'`);
     return {
       predictor: { hiddenDim: 0 },
-      loss: { name: 'infonce', temperature: 0.2, queueSize: options.queueSize ?? 4096, inBatchNegatives: false },
+      loss: { name: 'infonce', temperature: 0.2, queueSize: options.queueSize ?? MOCO_QUEUE_SIZE, inBatchNegatives: false },
       ema: emaOption(options.ema, { parts: 'full', base: 0.99, final: 0.99 }),
     };
   },

@@ -3,7 +3,8 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { barChart, escapeHtml, formatResultTable, lineChart, readHistory, renderReport, writeReport } from '../../../lib/analysis/report';
-import type { RepresentationResult, StepRecord } from '../../../lib/train/run';
+import type { RepresentationResult } from '../../../lib/eval/representation';
+import type { StepRecord } from '../../../lib/train/pretrain';
 
 const history: StepRecord[] = Array.from({ length: 50 }, (_, i) => ({
   step: i + 1,

@@ -3,12 +3,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { main, npyBytes, readNpy } from '../../lib/cli';
-import { memory } from '../../lib';
-import { repoRoot } from '../helpers/child';
-import { idxBytes } from '../helpers/files';
+import { main, npyBytes, readNpy } from '../../../lib/cli';
+import { memory } from '../../../lib';
+import { repoRoot } from '../../helpers/child';
+import { idxBytes } from '../../helpers/files';
 
-const CLI = path.join(repoRoot, 'lib', 'cli.ts');
+const CLI = path.join(repoRoot, 'lib', 'cli', 'index.ts');
 
 function cli(args: string[], timeoutMs = 90000) {
   const r = spawnSync(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), CLI, ...args], {

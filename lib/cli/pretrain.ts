@@ -1,0 +1,179 @@
+// `momentum-ssl pretrain`: train a method on a dataset, write the run's files, optionally evaluate.
+import * as path from 'path';
+
+import { formatResultTable, readHistory, writeReport } from '../analysis/report';
+import { DEFAULT_SSL_CONFIG, DeepPartial, SslConfig } from '../config';
+import type { RepresentationResult } from '../eval/representation';
+import { METHODS } from '../methods/registry';
+import type { MethodCliOption } from '../methods/method';
+import { pretrain, PRETRAIN_DEFAULTS } from '../train/pretrain';
+import type { ProgressMode } from '../train/progress';
+import { Command, OptionSpec, UsageError, Values } from './command';
+import { evaluateSplits } from './evaluate';
+import { camel, DATA_OPTIONS, EVAL_OPTIONS, parseEma, setPath } from './options';
+
+export const DEFAULT_OUT_DIR = 'momentum-ssl-run';
+
+/** Every method's own flags, each once, with the method(s) it belongs to. */
+function methodOptions(): { spec: OptionSpec; owners: Map<string, MethodCliOption> }[] {
+  const byName = new Map<string, { spec: OptionSpec; owners: Map<string, MethodCliOption> }>();
+  for (const m of Object.values(METHODS)) {
+    for (const o of m.cliOptions ?? []) {
+      const entry = byName.get(o.name) ?? { spec: { ...o, desc: '' }, owners: new Map() };
+      entry.owners.set(m.name, o);
+      byName.set(o.name, entry);
+    }
+  }
+  for (const e of byName.values()) {
+    e.spec.desc = [...e.owners].map(([method, o]) => `${method}: ${o.desc}`).join('; ');
+  }
+  return [...byName.values()];
+}
+
+const METHOD_OPTIONS = methodOptions();
+
+/** The chosen method's options from its flags; a flag of another method is a usage error. */
+function methodOptionValues(method: string, v: Values): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const { spec, owners } of METHOD_OPTIONS) {
+    const value = v[camel(spec.name)];
+    if (value === undefined) continue;
+    const own = owners.get(method);
+    if (!own) throw new UsageError(`--${spec.name} applies to ${[...owners.keys()].join(', ')}, not to method '${method}'`);
+    out[own.key] = value;
+  }
+  return out;
+}
+
+export const pretrainCommand: Command = {
+  name: 'pretrain',
+  summary: 'train a self-supervised model; writes checkpoint.pt, run.json, metrics.jsonl and backbone.pt to --out',
+  usage: 'momentum-ssl pretrain [--dataset NAME|DIR] [--method NAME] [--ema PARTS] [--steps N | --epochs N] [--out DIR] [options]',
+  acceptsModel: true,
+  options: [
+    ...DATA_OPTIONS.map((o) => (o.name === 'dataset' ? { ...o, desc: `${o.desc} (default ${PRETRAIN_DEFAULTS.dataset})` } : o)),
+    { name: 'method', kind: 'string', arg: 'NAME', desc: `${Object.values(METHODS).map((m) => `${m.name}: ${m.summary}`).join('; ')} (default ${PRETRAIN_DEFAULTS.method})` },
+    { name: 'ema', kind: 'string', arg: 'PARTS', desc: "EMA parts: none, full, projector, or a comma list of stem,layer1..layer4,projector (default: the method's)" },
+    ...METHOD_OPTIONS.map((o) => o.spec),
+    { name: 'epochs', kind: 'int', arg: 'N', desc: `epochs over the (subset of the) train split (default ${PRETRAIN_DEFAULTS.epochs})` },
+    { name: 'steps', kind: 'int', arg: 'N', desc: 'optimizer-step budget instead of epochs (the LR/momentum schedules span it)' },
+    { name: 'batch-size', kind: 'int', arg: 'N', desc: `images per step (default ${PRETRAIN_DEFAULTS.batchSize})` },
+    { name: 'subset', kind: 'int', arg: 'N', desc: `train on a seeded random subset of N images (0 = all; default ${PRETRAIN_DEFAULTS.subset})` },
+    { name: 'seed', kind: 'int', arg: 'N', desc: `seed of model init, augmentations, subset and batch order (default ${PRETRAIN_DEFAULTS.seed})` },
+    { name: 'lr', kind: 'number', arg: 'X', desc: "base learning rate (optimizer.lr; default: the method's)" },
+    { name: 'temperature', kind: 'number', arg: 'T', desc: "loss temperature (loss.temperature; default: the method's)" },
+    { name: 'depth', kind: 'int', arg: '18|34|50', desc: `ResNet depth (backbone.depth, default ${DEFAULT_SSL_CONFIG.backbone.depth})` },
+    { name: 'width', kind: 'number', arg: 'X', desc: `ResNet width multiplier (backbone.width, default ${DEFAULT_SSL_CONFIG.backbone.width})` },
+    { name: 'set', kind: 'string', arg: 'PATH=VALUE', multiple: true, desc: 'override any SslConfig field, VALUE parsed as JSON if it can be (repeatable), e.g. --set optimizer.warmupSteps=10' },
+    { name: 'out', kind: 'string', arg: 'DIR', desc: `output folder (default ${DEFAULT_OUT_DIR})` },
+    { name: 'checkpoint-every', kind: 'int', arg: 'N', desc: 'also checkpoint every N steps (default: at the end only)' },
+    { name: 'resume', kind: 'boolean', desc: 'continue from DIR/checkpoint.pt if it exists' },
+    { name: 'progress', kind: 'string', arg: 'MODE', desc: 'auto (bar on a TTY, lines otherwise), bar, lines or none', choices: ['auto', 'bar', 'lines', 'none'] },
+    { name: 'eval', kind: 'boolean', desc: 'evaluate after training (kNN + linear probe vs raw pixels on the test split)' },
+    ...EVAL_OPTIONS,
+  ],
+  help: [
+    'Config file (--config run.yaml), keys as the long flags; flags given on the command line win:',
+    '  dataset: fashion-mnist',
+    '  method: simclr',
+    '  ema: projector',
+    '  steps: 200',
+    '  batchSize: 256',
+    '  model: { optimizer: { lr: 0.5, warmupSteps: 10 }, loss: { temperature: 0.2 } }',
+    '',
+    'Files in --out: checkpoint.pt (full training state, atomic), run.json (the config, for eval/embed),',
+    'metrics.jsonl (one JSON line per step), backbone.pt (torchvision-named state dict for Python).',
+    'Ctrl-C stops after the current step (exit code 130); the last checkpoint stays, --resume continues from it.',
+  ],
+  examples: [
+    'momentum-ssl pretrain --dataset fashion-mnist --method simclr --ema projector --steps 200 --subset 10000 --eval --report report.html',
+    'momentum-ssl pretrain --config run.yaml --resume',
+  ],
+  async run(p, io) {
+    const v = p.values;
+    const method = (v.method as string | undefined) ?? PRETRAIN_DEFAULTS.method;
+    const model: DeepPartial<SslConfig> = JSON.parse(JSON.stringify(p.model));
+    const put = (dotted: string, value: unknown) => {
+      if (value !== undefined) setPath(model as Record<string, unknown>, dotted, value);
+    };
+    put('optimizer.lr', v.lr);
+    put('loss.temperature', v.temperature);
+    put('backbone.depth', v.depth);
+    put('backbone.width', v.width);
+    const outDir = (v.out as string | undefined) ?? DEFAULT_OUT_DIR;
+    const dataset = (v.dataset as string | undefined) ?? (PRETRAIN_DEFAULTS.dataset as string);
+    const controller = new AbortController();
+    const onSigint = () => {
+      if (controller.signal.aborted) process.exit(130);
+      io.err('\ninterrupt: stopping after the current step (Ctrl-C again to quit now)\n');
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+    const t0 = Date.now();
+    let result;
+    try {
+      result = await pretrain({
+        dataset,
+        dataDir: v.dataDir as string | undefined,
+        method,
+        ema: parseEma(v.ema),
+        methodOptions: methodOptionValues(method, v),
+        model,
+        epochs: v.epochs as number | undefined,
+        steps: v.steps as number | undefined,
+        batchSize: v.batchSize as number | undefined,
+        subset: v.subset as number | undefined,
+        seed: v.seed as number | undefined,
+        outDir,
+        checkpointEvery: v.checkpointEvery as number | undefined,
+        resume: v.resume === true,
+        progress: v.progress as ProgressMode | undefined,
+        signal: controller.signal,
+      });
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+    try {
+      const fit = result.fit;
+      const s = result.model.summary();
+      const last = fit.losses.length > 0 ? fit.losses[fit.losses.length - 1].toFixed(4) : 'n/a';
+      const backbone = path.join(outDir, 'backbone.pt');
+      await result.model.exportStateDict(backbone);
+      const lines = [
+        `${fit.aborted ? 'interrupted' : 'trained'}: ${method} (ema ${s.emaParts.length ? s.emaParts.join('+') : 'none'}, loss ${result.config.loss.name}) on ${result.trainSet.name}, ` +
+          `${fit.steps} steps${fit.resumedFrom !== undefined ? ` (resumed at ${fit.resumedFrom})` : ''} in ${((Date.now() - t0) / 1000).toFixed(1)} s, final loss ${last}`,
+        `checkpoint  ${result.paths.checkpoint}`,
+        `run config  ${result.paths.runInfo}`,
+        `metrics     ${result.paths.metrics}`,
+        `backbone    ${backbone}`,
+      ];
+      let evaluation: RepresentationResult | undefined;
+      if (v.eval === true && !fit.aborted) {
+        evaluation = await evaluateSplits(result.model, dataset, v.dataDir as string | undefined, v, io);
+      }
+      if (v.json === true) {
+        io.out(JSON.stringify({ steps: fit.steps, aborted: fit.aborted, resumedFrom: fit.resumedFrom, finalLoss: fit.losses.at(-1), paths: { ...result.paths, backbone }, evaluation }, null, 2) + '\n');
+      } else {
+        io.out(lines.join('\n') + '\n');
+        if (evaluation) io.out('\n' + formatResultTable(evaluation) + '\n');
+      }
+      if (typeof v.report === 'string') {
+        const file = await writeReport(v.report, {
+          title: `momentum-ssl: ${method} on ${dataset}`,
+          subtitle: `ema ${s.emaParts.join('+') || 'none'}, ${fit.steps} steps of batch ${(v.batchSize as number | undefined) ?? PRETRAIN_DEFAULTS.batchSize}`,
+          history: readHistory(result.paths.metrics!),
+          evaluation,
+          facts: { dataset: result.trainSet.name, steps: fit.steps, signature: result.model.signature(), checkpoint: result.paths.checkpoint ?? '' },
+        });
+        io.out(`report      ${file}\n`);
+      }
+      if (fit.aborted) {
+        io.err(`stopped at step ${fit.steps}; continue with: momentum-ssl pretrain --out ${outDir} --resume (same options)\n`);
+        return 130;
+      }
+      return 0;
+    } finally {
+      result.dispose();
+    }
+  },
+};

@@ -1,0 +1,176 @@
+// pretrain(): the end-to-end training recipe every front end (CLI, demo, reproduce) uses — open
+// the data, build the method's config with schedules spanning the run, and train with the
+// Trainer (progress, metrics, checkpoints, resume, AbortSignal).
+import * as fs from 'fs';
+import * as path from 'path';
+
+import type { SslConfig } from '../config';
+import type { ImageDataset } from '../data/dataset';
+import { openDataset, seededSubset } from '../data/open';
+import { checkInt, ConfigError } from '../errors';
+import { EVALUATE_DEFAULTS, EvaluateOptions } from '../eval/representation';
+import type { SslModel } from '../model';
+import { setNumThreads } from '../runtime';
+import type { ProgressMode } from './progress';
+import { checkMethod, createModel, runConfig, RunConfigOptions } from './runConfig';
+import { RunInfo, writeRunInfo } from './runInfo';
+import { DEFAULT_TRAINER_CONFIG, FitResult, StepEvent, totalSteps, Trainer } from './trainer';
+
+export interface PretrainOptions extends RunConfigOptions {
+  /** A name from DATASET_NAMES, a folder path, or an ImageDataset you own (not disposed here). */
+  dataset: string | ImageDataset;
+  /** Folder of a named dataset (default: its standard location; required for cifar10/cifar100). */
+  dataDir?: string;
+  epochs: number;
+  /** Explicit optimizer-step budget; when set, epochs is derived (ceil) and the schedules span exactly these steps. */
+  steps?: number;
+  batchSize: number;
+  /** Train on a seeded random subset of this many images (0 = all). */
+  subset: number;
+  /** Writes checkpoint.pt, metrics.jsonl and run.json here when set. */
+  outDir?: string;
+  /** Checkpoint every N steps (0 = only at the end when outDir is set). */
+  checkpointEvery: number;
+  /** Continue from outDir/checkpoint.pt if it exists. */
+  resume: boolean;
+  progress: ProgressMode;
+  /** LibTorch intra-op threads (undefined: leave as is). */
+  threads?: number;
+  signal?: AbortSignal;
+  onStep?: (event: StepEvent) => void;
+}
+
+/** The recipe's own defaults; the loop's (epochs, batch size, seed, ...) are the Trainer's. */
+export const PRETRAIN_DEFAULTS: Readonly<Omit<PretrainOptions, 'model' | 'ema' | 'methodOptions' | 'outDir' | 'steps' | 'threads' | 'signal' | 'onStep' | 'dataDir'>> =
+  Object.freeze({
+    dataset: 'fashion-mnist',
+    method: 'simclr',
+    subset: 0,
+    epochs: DEFAULT_TRAINER_CONFIG.epochs,
+    batchSize: DEFAULT_TRAINER_CONFIG.batchSize,
+    seed: DEFAULT_TRAINER_CONFIG.seed,
+    checkpointEvery: DEFAULT_TRAINER_CONFIG.checkpointEvery,
+    resume: DEFAULT_TRAINER_CONFIG.resume,
+    progress: DEFAULT_TRAINER_CONFIG.progress,
+  });
+
+/** Every default of the recipe, in one place: pretraining and evaluation. */
+export const RUN_DEFAULTS: { readonly pretrain: typeof PRETRAIN_DEFAULTS; readonly evaluate: Readonly<EvaluateOptions> } = Object.freeze({
+  pretrain: PRETRAIN_DEFAULTS,
+  evaluate: EVALUATE_DEFAULTS,
+});
+
+/** One line of the training history (what the report plots). */
+export interface StepRecord {
+  step: number;
+  loss: number;
+  lr: number;
+  momentum: number;
+}
+
+export interface PretrainResult {
+  model: SslModel;
+  /** The images trained on (the subset if one was asked for). */
+  trainSet: ImageDataset;
+  config: SslConfig;
+  fit: FitResult;
+  history: StepRecord[];
+  /** Files written (only with outDir). */
+  paths: { checkpoint?: string; metrics?: string; runInfo?: string };
+  /** Frees the model, and the dataset if pretrain() loaded it. */
+  dispose(): void;
+}
+
+export async function pretrain(options: Partial<PretrainOptions> & Pick<PretrainOptions, 'dataset'>): Promise<PretrainResult> {
+  const o: PretrainOptions = { ...PRETRAIN_DEFAULTS, ...definedOnly(options) } as PretrainOptions;
+  checkInt('batchSize', o.batchSize, 2);
+  checkInt('epochs', o.epochs, 1);
+  checkInt('subset', o.subset, 0);
+  checkInt('checkpointEvery', o.checkpointEvery, 0);
+  if (o.steps !== undefined) checkInt('steps', o.steps, 1);
+  if (o.threads !== undefined) setNumThreads(checkInt('threads', o.threads, 1));
+  checkMethod(o.method);
+  if (o.resume && !o.outDir) throw new ConfigError('resume needs outDir (the folder holding checkpoint.pt)');
+
+  const owned = typeof o.dataset === 'string';
+  let data: ImageDataset;
+  if (typeof o.dataset === 'string') {
+    data = await openDataset(o.dataset, 'train', { dataDir: o.dataDir, subset: o.subset, seed: o.seed });
+  } else {
+    data = o.subset > 0 && o.subset < o.dataset.length ? o.dataset.subset(seededSubset(o.dataset.length, o.subset, o.seed)) : o.dataset;
+  }
+  const ownsData = owned || data !== o.dataset;
+  let model: SslModel | undefined;
+  try {
+    if (o.batchSize > data.length) throw new ConfigError(`batchSize ${o.batchSize} is larger than the training set (${data.length} images)`);
+    const perEpoch = totalSteps(data.length, o.batchSize, 1, true);
+    const epochs = o.steps !== undefined ? Math.ceil(o.steps / perEpoch) : o.epochs;
+    const steps = o.steps ?? perEpoch * epochs;
+    const config = runConfig(o, data, steps);
+    model = createModel(config);
+
+    const paths: PretrainResult['paths'] = {};
+    if (o.outDir) {
+      fs.mkdirSync(o.outDir, { recursive: true });
+      paths.checkpoint = path.join(o.outDir, 'checkpoint.pt');
+      paths.metrics = path.join(o.outDir, 'metrics.jsonl');
+      paths.runInfo = path.join(o.outDir, 'run.json');
+      const info: RunInfo = {
+        format: 'momentum-ssl-run',
+        version: 1,
+        method: o.method,
+        ...(o.ema !== undefined ? { ema: o.ema } : {}),
+        dataset: typeof o.dataset === 'string' ? o.dataset : o.dataset.name,
+        ...(o.dataDir ? { dataDir: path.resolve(o.dataDir) } : {}),
+        subset: o.subset,
+        seed: o.seed,
+        batchSize: o.batchSize,
+        epochs,
+        steps,
+        config,
+      };
+      writeRunInfo(paths.runInfo, info);
+    }
+    const trainer = new Trainer(model, data, {
+      epochs,
+      batchSize: o.batchSize,
+      dropLast: true,
+      seed: o.seed,
+      maxSteps: steps,
+      // With an outDir there is always a checkpoint at the end (the trainer writes one when checkpointEvery > 0).
+      checkpointEvery: paths.checkpoint ? o.checkpointEvery || steps : 0,
+      checkpointPath: paths.checkpoint,
+      resume: o.resume,
+      metricsPath: paths.metrics,
+      progress: o.progress,
+      signal: o.signal,
+    });
+    const history: StepRecord[] = [];
+    trainer.on('step', (ev: StepEvent) => {
+      history.push({ step: ev.step, loss: ev.loss, lr: ev.lr, momentum: ev.momentum });
+      o.onStep?.(ev);
+    });
+    const fit = await trainer.fit();
+    const m = model;
+    return {
+      model: m,
+      trainSet: data,
+      config,
+      fit,
+      history,
+      paths,
+      dispose() {
+        m.dispose();
+        if (ownsData) data.dispose();
+      },
+    };
+  } catch (e) {
+    model?.dispose();
+    if (ownsData) data.dispose();
+    throw e;
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
