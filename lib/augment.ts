@@ -1,7 +1,8 @@
-// Batched, seeded SimCLR-style augmentation (design.md §6) on the native side: one apply() turns a
+// Batched, seeded SimCLR-style augmentation (design §6) on the native side: one apply() turns a
 // uint8 [B,C,H,W] batch into one float32 view [B,C,outSize,outSize]; call it twice for two views.
-// The pipeline and its exact semantics are documented in native/core/augment.h.
-import { binding, NativeTensor } from './native';
+// The pipeline and its exact semantics are documented in native/core/augment.h; defaults and
+// ranges live there too.
+import { binding, NativeAugmenter } from './native';
 import { Tensor } from './tensor';
 
 export interface AugmentConfig {
@@ -33,136 +34,24 @@ export interface AugmentConfig {
   /** Per-channel normalisation; null = 0.5 for every channel. mean 0 / std 1 disables it. */
   mean: number[] | null;
   std: number[] | null;
+  /** Multi-crop (DINO): local crops per image besides the two global views (0 = none). */
+  localCrops: number;
+  /** Side of the local crops; 0 = 3/7 of outSize (DINO's 96 of 224). */
+  localSize: number;
+  /** Crop area fraction [min, max] of the local crops. */
+  localScale: [number, number];
 }
 
-/** SimCLR CIFAR-style defaults. The native core has the same defaults (checked by the tests). */
-export const AUGMENT_DEFAULTS: Readonly<AugmentConfig> = Object.freeze({
-  outSize: 32,
-  scale: [0.08, 1.0] as [number, number],
-  ratio: [3 / 4, 4 / 3] as [number, number],
-  flipP: 0.5,
-  jitterP: 0.8,
-  brightness: 0.4,
-  contrast: 0.4,
-  saturation: 0.4,
-  hue: 0.1,
-  grayscaleP: 0.2,
-  blurP: 0.0,
-  blurSigma: [0.1, 2.0] as [number, number],
-  blurKernelSize: 0,
-  solarizeP: 0.0,
-  mean: null,
-  std: null,
-});
+let defaults: Readonly<AugmentConfig> | null = null;
 
-/** @internal The flat shape the binding takes (field names of the C++ AugmentConfig). */
-export interface NativeAugmentConfig {
-  outSize: number;
-  scaleMin: number;
-  scaleMax: number;
-  ratioMin: number;
-  ratioMax: number;
-  flipP: number;
-  jitterP: number;
-  brightness: number;
-  contrast: number;
-  saturation: number;
-  hue: number;
-  grayscaleP: number;
-  blurP: number;
-  blurSigmaMin: number;
-  blurSigmaMax: number;
-  blurKernelSize: number;
-  solarizeP: number;
-  mean: number[] | null;
-  std: number[] | null;
-}
-
-/** @internal */
-export interface NativeAugmenter {
-  apply(batch: NativeTensor): Promise<NativeTensor>;
-  getState(): Promise<NativeTensor>;
-  setState(state: NativeTensor): Promise<void>;
-  config(): NativeAugmentConfig;
-  dispose(): void;
-  readonly disposed: boolean;
-}
-
-const RANGE_FIELDS = ['scale', 'ratio', 'blurSigma'] as const;
-
-function rangeOf(name: string, v: unknown): [number, number] {
-  if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'number' || typeof v[1] !== 'number') {
-    throw new TypeError(`augment config: ${name} must be a [min, max] pair of numbers`);
-  }
-  return [v[0], v[1]];
-}
-
-/** Defaults overlaid with `config`; unknown fields and malformed ranges throw TypeError. Values are checked natively. */
-export function resolveAugmentConfig(config: Partial<AugmentConfig> = {}): AugmentConfig {
-  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new TypeError('augment config must be an object');
-  for (const key of Object.keys(config)) {
-    if (!(key in AUGMENT_DEFAULTS)) {
-      throw new TypeError(`augment config: unknown field '${key}' (allowed: ${Object.keys(AUGMENT_DEFAULTS).join(', ')})`);
-    }
-  }
-  const merged = { ...AUGMENT_DEFAULTS, ...config } as AugmentConfig;
-  for (const f of RANGE_FIELDS) merged[f] = rangeOf(f, merged[f]);
-  for (const f of ['mean', 'std'] as const) {
-    const v = merged[f];
-    if (v !== null && !(Array.isArray(v) && v.every((x) => typeof x === 'number'))) {
-      throw new TypeError(`augment config: ${f} must be an array of numbers (one per channel) or null`);
-    }
-    merged[f] = v === null ? null : [...v];
-  }
-  return merged;
-}
-
-/** @internal The flat form the native side reads (C++ AugmentConfig field names). */
-export function toNativeAugmentConfig(c: AugmentConfig): NativeAugmentConfig {
-  return {
-    outSize: c.outSize,
-    scaleMin: c.scale[0],
-    scaleMax: c.scale[1],
-    ratioMin: c.ratio[0],
-    ratioMax: c.ratio[1],
-    flipP: c.flipP,
-    jitterP: c.jitterP,
-    brightness: c.brightness,
-    contrast: c.contrast,
-    saturation: c.saturation,
-    hue: c.hue,
-    grayscaleP: c.grayscaleP,
-    blurP: c.blurP,
-    blurSigmaMin: c.blurSigma[0],
-    blurSigmaMax: c.blurSigma[1],
-    blurKernelSize: c.blurKernelSize,
-    solarizeP: c.solarizeP,
-    mean: c.mean,
-    std: c.std,
-  };
-}
-
-/** @internal The native defaults in the TS shape (tests compare them with AUGMENT_DEFAULTS). */
-export function nativeAugmentDefaults(): AugmentConfig {
-  const n = binding().augmentDefaults();
-  return {
-    outSize: n.outSize,
-    scale: [n.scaleMin, n.scaleMax],
-    ratio: [n.ratioMin, n.ratioMax],
-    flipP: n.flipP,
-    jitterP: n.jitterP,
-    brightness: n.brightness,
-    contrast: n.contrast,
-    saturation: n.saturation,
-    hue: n.hue,
-    grayscaleP: n.grayscaleP,
-    blurP: n.blurP,
-    blurSigma: [n.blurSigmaMin, n.blurSigmaMax],
-    blurKernelSize: n.blurKernelSize,
-    solarizeP: n.solarizeP,
-    mean: n.mean,
-    std: n.std,
-  };
+/**
+ * The standalone augmenter's defaults, as the core defines them (native/core/augment.h):
+ * torchvision's SimCLR recipe. A model's default augment section (crop scale (0.2, 1), no blur,
+ * for small images) is `defaultSslConfig().augment`.
+ */
+export function augmentDefaults(): Readonly<AugmentConfig> {
+  if (defaults === null) defaults = Object.freeze(binding().augmentDefaults() as unknown as AugmentConfig);
+  return defaults;
 }
 
 const disposeSymbol: symbol = (Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
@@ -175,10 +64,13 @@ export class BatchAugmenter {
   readonly config: Readonly<AugmentConfig>;
   private native: NativeAugmenter | null;
 
-  /** @param seed non-negative integer (number up to 2^53 - 1, or bigint up to 2^64 - 1). */
+  /**
+   * @param config fields over augmentDefaults(); unknown fields and bad values throw, naming the field.
+   * @param seed non-negative integer (number up to 2^53 - 1, or bigint up to 2^64 - 1).
+   */
   constructor(config: Partial<AugmentConfig> = {}, seed: number | bigint = 0) {
-    this.config = Object.freeze(resolveAugmentConfig(config));
-    this.native = new (binding().NativeAugmenter)(toNativeAugmentConfig(this.config), seed);
+    this.native = new (binding().NativeAugmenter)(config, seed);
+    this.config = Object.freeze(this.native.config() as unknown as AugmentConfig);
   }
 
   private live(): NativeAugmenter {

@@ -1,7 +1,10 @@
-// The typed configuration of an SSL model and its training step, with every default in one
-// place (DEFAULT_SSL_CONFIG). Methods (lib/methods/) are presets over this; users override any
-// field with a deep-partial object.
-import { AugmentConfig, AUGMENT_DEFAULTS } from './augment';
+// The typed configuration of an SSL model and its training step. Every default and range lives
+// once, in the C++ core (native/core/ssl_model.h and the structs it holds, each objective's
+// declared options): defaultSslConfig() is what the core reports, and the core validates every
+// value (design §8). TS only merges plain objects and types the result. Methods (lib/methods/)
+// are presets over this; users override any field with a deep-partial object.
+import type { AugmentConfig } from './augment';
+import { binding, NativeObjectiveSpec } from './native';
 
 export const PART_NAMES = ['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'projector'] as const;
 export type PartName = (typeof PART_NAMES)[number];
@@ -18,6 +21,15 @@ export interface BackboneConfig {
   zeroInitResidual: boolean;
 }
 
+export interface ProjectorConfig {
+  hiddenDim: number;
+  outDim: number;
+  /** BatchNorm1d on the output (SimSiam, MoCo v3). */
+  lastBn: boolean;
+  /** > 0: DINO's prototype layer (L2-normalised bottleneck → weight-normalised Linear to K prototypes). */
+  prototypes: number;
+}
+
 export interface EmaConfig {
   parts: EmaParts;
   /** m(0) of the cosine schedule m(t) = final − (final − base)·(cos(πt/T)+1)/2. */
@@ -26,14 +38,17 @@ export interface EmaConfig {
   final: number;
 }
 
-export interface LossConfig {
-  name: 'ntxent' | 'infonce' | 'byol';
-  /** τ of NT-Xent / InfoNCE, > 0. */
-  temperature: number;
-  /** InfoNCE: size K of the negative-key queue (0 = none). */
-  queueSize: number;
-  /** InfoNCE: other keys of the batch are negatives too (MoCo v3). */
-  inBatchNegatives: boolean;
+export type ObjectiveName = 'ntxent' | 'infonce' | 'byol' | 'simsiam' | 'dino';
+
+/**
+ * What the method computes (design §3): the objective's name and its own options, as the core
+ * declares them (`objectives()` lists them with defaults and ranges). ntxent: temperature;
+ * infonce: temperature, queueSize, inBatchNegatives; dino: studentTemperature, teacherTemperature,
+ * warmupTeacherTemperature, teacherWarmupFraction, centerMomentum; byol, simsiam: none.
+ */
+export interface ObjectiveConfig {
+  name: ObjectiveName;
+  [option: string]: string | number | boolean;
 }
 
 export interface OptimizerConfig {
@@ -56,11 +71,11 @@ export interface OptimizerConfig {
 
 export interface SslConfig {
   backbone: BackboneConfig;
-  projector: { hiddenDim: number; outDim: number };
-  /** hiddenDim 0: no predictor (SimCLR, MoCo v2); BYOL and MoCo v3 use one. */
+  projector: ProjectorConfig;
+  /** hiddenDim 0: no predictor (SimCLR, MoCo v2, DINO); BYOL, SimSiam and MoCo v3 use one. */
   predictor: { hiddenDim: number };
   ema: EmaConfig;
-  loss: LossConfig;
+  objective: ObjectiveConfig;
   optimizer: OptimizerConfig;
   augment: AugmentConfig;
   /** T of the LR and momentum schedules: optimizer steps of the whole run. */
@@ -71,36 +86,37 @@ export interface SslConfig {
   gradMonitor: { enabled: boolean };
 }
 
-export const DEFAULT_SSL_CONFIG: SslConfig = {
-  // The CPU-scale model of this package: width-0.25 ResNet-18 with the CIFAR stem.
-  backbone: { depth: 18, stem: 'cifar', inChannels: 3, width: 0.25, zeroInitResidual: false },
-  // SimCLR's 2048→128 at full width, scaled down with the backbone.
-  projector: { hiddenDim: 512, outDim: 128 },
-  predictor: { hiddenDim: 0 },
-  ema: { parts: 'none', base: 0.99, final: 1.0 },
-  loss: { name: 'ntxent', temperature: 0.2, queueSize: 0, inBatchNegatives: false },
-  optimizer: {
-    name: 'sgd',
-    lr: 0.3,
-    finalLr: 0,
-    warmupSteps: 0,
-    momentum: 0.9,
-    weightDecay: 1e-4,
-    nesterov: false,
-    eta: 0.02,
-    excludeBiasAndNorm: true,
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-  },
-  augment: { ...AUGMENT_DEFAULTS, scale: [0.2, 1.0], blurP: 0 } as AugmentConfig,
-  totalSteps: 1000,
-  seed: 0,
-  device: 'cpu',
-  gradMonitor: { enabled: false },
-};
-
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+function deepFreeze<T>(x: T): T {
+  if (x !== null && typeof x === 'object') {
+    for (const v of Object.values(x as object)) deepFreeze(v);
+    Object.freeze(x);
+  }
+  return x;
+}
+
+let defaults: SslConfig | null = null;
+let objectiveSpecs: readonly NativeObjectiveSpec[] | null = null;
+
+/** The defaults of every field, as the core defines them (frozen). */
+export function defaultSslConfig(): SslConfig {
+  if (defaults === null) defaults = deepFreeze(binding().defaultConfig() as SslConfig);
+  return defaults;
+}
+
+/** Every objective with its needs and options (name, kind, default, range, doc). */
+export function objectives(): readonly NativeObjectiveSpec[] {
+  if (objectiveSpecs === null) objectiveSpecs = deepFreeze(binding().objectives());
+  return objectiveSpecs;
+}
+
+/** The objective section with `name`'s declared defaults. */
+export function objectiveDefaults(name: string): ObjectiveConfig {
+  const spec = objectives().find((o) => o.name === name);
+  if (!spec) throw new TypeError(`objective.name must be one of ${objectives().map((o) => o.name).join(', ')}; got '${name}'`);
+  return Object.fromEntries([['name', name], ...spec.options.map((o) => [o.name, o.default])]) as ObjectiveConfig;
+}
 
 // Tag-based, not prototype-based: objects may come from another realm (worker, vm, jest).
 function isPlainObject(x: unknown): x is Record<string, unknown> {
@@ -113,33 +129,28 @@ function cloneData<T>(x: T): T {
   return x;
 }
 
-/** Deep-merges `override` onto `base` (arrays and scalars replace). Unknown keys are errors. */
+/**
+ * Deep-merges `override` onto `base` (arrays and scalars replace; undefined keeps the base).
+ * Shapes and values are checked by the core when the model is built; here only the merge:
+ * unknown keys pass through so that the core names them with the known ones. An `objective`
+ * section that names another objective starts from that objective's defaults.
+ */
 export function mergeConfig<T extends object>(base: T, override: DeepPartial<T> | undefined, path = 'config'): T {
   if (override === undefined) return cloneData(base);
   if (!isPlainObject(override)) throw new TypeError(`${path} must be an object`);
   const out = cloneData(base) as Record<string, unknown>;
   for (const [k, v] of Object.entries(override)) {
     if (v === undefined) continue;
-    if (!(k in out)) throw new TypeError(`${path}.${k} is not a known option (known: ${Object.keys(out).join(', ')})`);
-    const cur = out[k];
-    out[k] = isPlainObject(cur) ? mergeConfig(cur, v as DeepPartial<typeof cur>, `${path}.${k}`) : cloneData(v);
+    let cur = out[k];
+    if (k === 'objective' && path === 'config' && isPlainObject(v) && typeof v.name === 'string' && isPlainObject(cur) && v.name !== cur.name) {
+      cur = objectiveDefaults(v.name);
+    }
+    out[k] = isPlainObject(cur) && isPlainObject(v) ? mergeConfig(cur, v as DeepPartial<typeof cur>, `${path}.${k}`) : cloneData(v);
   }
   return out as T;
 }
 
-/** Resolves 'none' | 'full' | 'projector' | list into the list of parts, validating names. */
-export function resolveEmaParts(parts: EmaParts): PartName[] {
-  if (parts === 'none') return [];
-  if (parts === 'full') return [...PART_NAMES];
-  if (parts === 'projector') return ['projector'];
-  if (!Array.isArray(parts)) throw new TypeError(`ema.parts must be 'none', 'full', 'projector' or an array of part names`);
-  const seen = new Set<string>();
-  for (const p of parts) {
-    if (!(PART_NAMES as readonly string[]).includes(p)) {
-      throw new TypeError(`ema.parts: unknown part '${String(p)}'; allowed: ${PART_NAMES.join(', ')}`);
-    }
-    if (seen.has(p)) throw new TypeError(`ema.parts: part '${p}' is listed twice`);
-    seen.add(p);
-  }
-  return PART_NAMES.filter((p) => seen.has(p));
+/** Defaults ← `config`: the full config a model is built from. */
+export function resolveSslConfig(config?: DeepPartial<SslConfig>): SslConfig {
+  return mergeConfig(defaultSslConfig(), config);
 }

@@ -1,27 +1,8 @@
-// Momentum (EMA) building blocks from JS: the momentum and learning-rate schedules (design §2,
-// §6) and FlatEma, a standalone fused EMA over given tensors for tests and benchmarks. The SSL
-// model does its EMA natively inside the training step; these expose the same code.
+// FlatEma: a standalone fused EMA (design §2) over given tensors, for tests, benchmarks and users
+// composing their own loops. The SSL model does its EMA natively inside the training step; this
+// exposes the same code.
 import { binding, NativeFlatEma } from './native';
 import { Tensor } from './tensor';
-
-/**
- * EMA momentum at optimizer step `step` of `totalSteps`:
- * `m(t) = final − (final − base)·(cos(π·t/T) + 1)/2`, so m(0) = base and m(T) = final; constant
- * when base === final; steps past T stay at `final`.
- * @throws RangeError for totalSteps < 1, step < 0, non-integer steps, base/final outside [0, 1].
- */
-export function momentumAt(step: number, totalSteps: number, base: number, final: number): number {
-  return binding().momentumAt(step, totalSteps, base, final);
-}
-
-/**
- * Learning rate at optimizer step `step`: linear warmup over `warmupSteps` (step s < W gives
- * baseLr·(s+1)/W), then cosine from baseLr to finalLr at `totalSteps`.
- * @throws RangeError for totalSteps < 1, warmupSteps outside [0, totalSteps], negative rates.
- */
-export function lrAt(step: number, totalSteps: number, warmupSteps: number, baseLr: number, finalLr = 0): number {
-  return binding().lrAt(step, totalSteps, warmupSteps, baseLr, finalLr);
-}
 
 export interface FlatEmaInfo {
   /** Parameters (elements) covered. */

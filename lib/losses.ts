@@ -1,10 +1,10 @@
 // SSL losses (design §3) on small tensors: value and gradient w.r.t. each embedding input,
 // computed natively with autograd. For tests, fixtures and analysis; training computes its loss
-// inside the native step. Arguments are checked here first so errors name them.
-import { binding, NativeTensor } from './native';
+// inside the native step. JS types are checked here; values, defaults and ranges natively.
+import { binding, NativeLossName, NativeTensor } from './native';
 import { Tensor } from './tensor';
 
-export type LossName = 'ntXentPair' | 'momentumNtXent' | 'ntXent' | 'infoNce' | 'byolLoss';
+export type LossName = NativeLossName;
 
 /** Loss value, and the gradient w.r.t. each floating input in argument order. */
 export interface LossResult {
@@ -13,7 +13,7 @@ export interface LossResult {
 }
 
 export interface TemperatureOptions {
-  /** Softmax temperature τ > 0 (default 0.2). */
+  /** Softmax temperature τ (default: the objective's, objectives()). */
   temperature?: number;
 }
 
@@ -25,7 +25,7 @@ export interface NtXentOptions extends TemperatureOptions {
 }
 
 export interface InfoNceOptions extends TemperatureOptions {
-  /** Negatives from outside the batch, e.g. NegativeKeyQueue.negatives(). */
+  /** Negatives from outside the batch, e.g. NegativeQueue.negatives(). */
   negatives?: { keys: Tensor; valid?: Tensor; sampleIndex?: Tensor };
   /** [N] int64 sample index of each query: negatives of the same sample are masked. */
   queryIndex?: Tensor;
@@ -37,18 +37,21 @@ function checkTensor(fn: string, name: string, t: unknown): asserts t is Tensor 
   if (!(t instanceof Tensor)) throw new TypeError(`${fn}: ${name} must be a Tensor`);
 }
 
-function checkTemperature(fn: string, options: TemperatureOptions | undefined): number {
-  const tau = options?.temperature ?? 0.2;
-  if (typeof tau !== 'number') throw new TypeError(`${fn}: temperature must be a number, got ${typeof tau}`);
-  if (!Number.isFinite(tau) || tau <= 0) throw new RangeError(`${fn}: temperature must be a finite number > 0, got ${tau}`);
-  return tau;
+function checkNumber(fn: string, name: string, v: unknown): number | undefined {
+  if (v !== undefined && typeof v !== 'number') throw new TypeError(`${fn}: ${name} must be a number, got ${typeof v}`);
+  return v;
 }
 
-function run(name: LossName, inputs: (Tensor | undefined)[], options: { temperature?: number; inBatchNegatives?: boolean }): LossResult {
+function checkTemperature(fn: string, options: TemperatureOptions | undefined): number | undefined {
+  return checkNumber(fn, 'temperature', options?.temperature);
+}
+
+function run(name: LossName, inputs: (Tensor | undefined)[], options: Record<string, number | boolean | undefined>): LossResult {
+  for (const k of Object.keys(options)) if (options[k] === undefined) delete options[k];
   const r = binding().lossValueAndGrad(
     name,
     inputs.map((t) => (t === undefined ? null : t.handle)),
-    options,
+    options as Record<string, number | boolean>,
   );
   return { loss: r.loss, grads: r.grads.filter((g): g is NativeTensor => g !== null).map((g) => new Tensor(g)) };
 }
@@ -103,4 +106,36 @@ export function byolLoss(p: Tensor, k: Tensor): LossResult {
   checkTensor('byolLoss', 'p', p);
   checkTensor('byolLoss', 'k', k);
   return run('byolLoss', [p, k], {});
+}
+
+/** SimSiam: D(p, z) = −mean cos(p, z). grads: [dp, dz] (callers detach z: the stop-gradient). */
+export function negativeCosine(p: Tensor, z: Tensor): LossResult {
+  checkTensor('negativeCosine', 'p', p);
+  checkTensor('negativeCosine', 'z', z);
+  return run('negativeCosine', [p, z], {});
+}
+
+export interface DinoLossOptions {
+  /** τ_s (default: the dino objective's). */
+  studentTemperature?: number;
+  /** τ_t (default: the dino objective's final teacherTemperature). */
+  teacherTemperature?: number;
+}
+
+/**
+ * DINO: the centred, sharpened teacher distribution of each of the two global views against the
+ * student distribution of every other view (2 global + up to 2 local here). `student` [N,K] per
+ * view (global first), `teacher` the two global views' teacher logits, `center` [K].
+ * grads: one per student view, then zeros for the teacher views and the centre (targets).
+ */
+export function dinoLoss(student: readonly Tensor[], teacher: readonly [Tensor, Tensor], center: Tensor, options: DinoLossOptions = {}): LossResult {
+  if (!Array.isArray(student) || student.length < 2 || student.length > 4) throw new TypeError('dinoLoss: student must be an array of 2 to 4 Tensors');
+  if (!Array.isArray(teacher) || teacher.length !== 2) throw new TypeError('dinoLoss: teacher must be an array of 2 Tensors');
+  student.forEach((t, i) => checkTensor('dinoLoss', `student[${i}]`, t));
+  teacher.forEach((t, i) => checkTensor('dinoLoss', `teacher[${i}]`, t));
+  checkTensor('dinoLoss', 'center', center);
+  return run('dinoLoss', [student[0], student[1], student[2], student[3], teacher[0], teacher[1], center], {
+    studentTemperature: checkNumber('dinoLoss', 'studentTemperature', options.studentTemperature),
+    teacherTemperature: checkNumber('dinoLoss', 'teacherTemperature', options.teacherTemperature),
+  });
 }

@@ -1,11 +1,11 @@
-// SslModel: backbone → projector [→ predictor] with EMA parts, its optimizer, augmenter and
-// queue, living natively. step() runs one whole training step off the event loop.
-import { DEFAULT_SSL_CONFIG, DeepPartial, mergeConfig, resolveEmaParts, SslConfig } from './config';
-import { resolveAugmentConfig, toNativeAugmentConfig } from './augment';
-import { binding, NativeTrainer } from './native';
+// SslModel: the networks (backbone → projector [→ predictor], EMA parts), the objective, the
+// optimizer and the augmenter, living natively (native/core/ssl_model.h: the same concept).
+// step() runs one whole training step off the event loop.
+import { DeepPartial, resolveSslConfig, SslConfig } from './config';
+import { binding, NativeSslModel } from './native';
 import { Tensor } from './tensor';
 
-export type PhaseName = 'augment' | 'forward' | 'keyBranch' | 'loss' | 'backward' | 'optimizer' | 'ema' | 'enqueue';
+export type PhaseName = 'augment' | 'forward' | 'keyBranch' | 'loss' | 'backward' | 'optimizer' | 'ema' | 'objectiveUpdate';
 
 export interface StepResult {
   loss: number;
@@ -21,6 +21,8 @@ export interface StepResult {
    * nulls when config.gradMonitor is off.
    */
   gradRms: (number | null)[];
+  /** The objective's own figures of this step (DINO: teacherTemperature, teacherEntropy); {} for most. */
+  objective: Record<string, number | null>;
 }
 
 /** Gradients on a fixed probe batch (design §5): rms per part and the cosine with the previous probe. */
@@ -37,6 +39,9 @@ export interface ModelSummary {
   emaParts: string[];
   featureDim: number;
   device: string;
+  objective: string;
+  /** The config as the core resolved it (every default filled in, EMA parts as a list). */
+  config: SslConfig;
 }
 
 /** Per-part forward calls, index order stem, layer1..layer4, projector. */
@@ -45,30 +50,20 @@ export interface ForwardCounts {
   key: number[];
 }
 
-/** The config the native side receives: defaults applied, EMA parts resolved. */
-export function resolveSslConfig(config?: DeepPartial<SslConfig>): SslConfig {
-  return mergeConfig(DEFAULT_SSL_CONFIG, config);
-}
-
-/** The flat object the native trainer reads: EMA parts resolved, augment in C++ field names. */
-function nativeConfig(c: SslConfig): object {
-  return { ...c, ema: { ...c.ema, parts: resolveEmaParts(c.ema.parts) }, augment: toNativeAugmentConfig(resolveAugmentConfig(c.augment)) };
-}
-
 export class SslModel {
   readonly config: SslConfig;
-  private readonly native: NativeTrainer;
+  private readonly native: NativeSslModel;
 
-  private constructor(config: SslConfig, native: NativeTrainer) {
+  private constructor(config: SslConfig, native: NativeSslModel) {
     this.config = config;
     this.native = native;
   }
 
-  /** Builds the model; bad configs throw a TypeError/RangeError naming the field. */
+  /** Builds the model; bad configs throw a TypeError/RangeError naming the field, the value and what is allowed. */
   static create(config?: DeepPartial<SslConfig>): SslModel {
     const resolved = resolveSslConfig(config);
-    const Ctor = binding().NativeTrainer;
-    return new SslModel(resolved, new Ctor(nativeConfig(resolved)));
+    const Ctor = binding().NativeSslModel;
+    return new SslModel(resolved, new Ctor(resolved));
   }
 
   /**
@@ -113,7 +108,7 @@ export class SslModel {
   }
 
   summary(): ModelSummary {
-    return this.native.summary();
+    return this.native.summary() as ModelSummary;
   }
 
   /** Forward calls per part as of the last settled job. */

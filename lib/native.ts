@@ -35,12 +35,34 @@ export interface MemoryInfo {
   numBytes: number;
 }
 
-// --- trainer ---
-export interface NativeTrainer {
-  step(images: NativeTensor, sampleIndex?: NativeTensor): Promise<unknown>;
+// --- model (native/napi/ssl_model_binding.cc) ---
+/** One objective as the core declares it (native/core/objective.h). */
+export interface NativeObjectiveSpec {
+  name: string;
+  summary: string;
+  /** When the key branch runs: 'ifEma' (NT-Xent) or 'always'. */
+  keys: 'ifEma' | 'always';
+  predictor: 'required' | 'forbidden' | 'optional';
+  prototypes: boolean;
+  localCrops: boolean;
+  options: { name: string; kind: 'number' | 'integer' | 'boolean'; default: number | boolean; min: number; max: number; minExclusive: boolean; doc: string }[];
+}
+
+export interface NativeStepResult {
+  loss: number;
+  lr: number;
+  momentum: number;
+  step: number;
+  ms: Record<string, number>;
+  gradRms: (number | null)[];
+  objective: Record<string, number | null>;
+}
+
+export interface NativeSslModel {
+  step(images: NativeTensor, sampleIndex?: NativeTensor): Promise<NativeStepResult>;
   embed(images: NativeTensor): Promise<NativeTensor>;
   probe(images: NativeTensor): Promise<{ rms: (number | null)[]; cosine: (number | null)[] }>;
-  summary(): { step: number; numParameters: number; numEmaParameters: number; emaParts: string[]; featureDim: number; device: string };
+  summary(): { step: number; numParameters: number; numEmaParameters: number; emaParts: string[]; featureDim: number; device: string; objective: string; config: object };
   forwardCounts(): { online: number[]; key: number[] };
   resetForwardCounts(): Promise<void>;
   save(path: string, extra?: string): Promise<string>;
@@ -50,8 +72,37 @@ export interface NativeTrainer {
   dispose(): void;
   readonly disposed: boolean;
 }
-// --- ema ---
-/** A flattened online/EMA pair made by createFlatEma (native/napi/ema_binding.cc). */
+
+// --- queue (native/napi/queue_binding.cc) ---
+export interface NativeNegativeQueue {
+  readonly size: number;
+  readonly dim: number;
+  readonly pointer: number;
+  readonly numValid: number;
+  readonly dtype: string;
+  readonly disposed: boolean;
+  enqueue(keys: NativeTensor, sampleIndex: NativeTensor): void;
+  negatives(): { keys: NativeTensor; valid: NativeTensor; sampleIndex: NativeTensor };
+  state(): { keys: NativeTensor; sampleIndex: NativeTensor; valid: NativeTensor; pointer: number };
+  loadState(s: { keys: NativeTensor; sampleIndex: NativeTensor; valid: NativeTensor; pointer: number }): void;
+  dispose(): void;
+}
+
+// --- augment (native/napi/augment_binding.cc) ---
+/** The augment config in its JS shape (lib/augment.ts AugmentConfig), resolved natively. */
+export type NativeAugmentConfig = Record<string, number | number[] | null>;
+
+export interface NativeAugmenter {
+  apply(batch: NativeTensor): Promise<NativeTensor>;
+  getState(): Promise<NativeTensor>;
+  setState(state: NativeTensor): Promise<void>;
+  config(): NativeAugmentConfig;
+  dispose(): void;
+  readonly disposed: boolean;
+}
+
+// --- ema (native/napi/ema_binding.cc) ---
+/** A flattened online/EMA pair made by createFlatEma. */
 export interface NativeFlatEma {
   readonly numel: number;
   update(m: number): Promise<void>;
@@ -66,6 +117,9 @@ export interface NativeFlatEma {
 }
 // --- end ema ---
 
+/** The names lossValueAndGrad takes (native/napi/loss_binding.cc). */
+export type NativeLossName = 'ntXentPair' | 'momentumNtXent' | 'ntXent' | 'infoNce' | 'byolLoss' | 'negativeCosine' | 'dinoLoss';
+
 /** The raw binding. Each native binding file adds its exports here. */
 export interface NativeBinding {
   addonAbi: number;
@@ -75,25 +129,26 @@ export interface NativeBinding {
   NativeTensor: Function;
   tensorFromTypedArray(data: NativeTypedArray, shape: number[]): NativeTensor;
   memory(): MemoryInfo;
-  NativeTrainer: new (config: object) => NativeTrainer;
+  // --- model ---
+  NativeSslModel: new (config: object) => NativeSslModel;
+  /** The C++ defaults of every SslConfig field, in the JS shape (design §8). */
+  defaultConfig(): object;
+  objectives(): NativeObjectiveSpec[];
   // --- eval ---
   knnClassify(trainF: NativeTensor, trainL: NativeTensor, testF: NativeTensor, testL: NativeTensor, opts: object): Promise<{ top1: number; top5: number; predictions: NativeTensor }>;
   linearProbe(trainF: NativeTensor, trainL: NativeTensor, testF: NativeTensor, testL: NativeTensor, opts: object): Promise<{ trainAccuracy: number; testAccuracy: number; trainLoss: number; evaluations: number }>;
   pixelFeatures(images: NativeTensor): Promise<NativeTensor>;
   // --- losses ---
-  lossValueAndGrad(
-    name: import('./losses').LossName,
-    inputs: (NativeTensor | null)[],
-    options?: { temperature?: number; inBatchNegatives?: boolean },
-  ): { loss: number; grads: (NativeTensor | null)[] };
+  lossValueAndGrad(name: NativeLossName, inputs: (NativeTensor | null)[], options?: Record<string, number | boolean>): { loss: number; grads: (NativeTensor | null)[] };
   // --- queue ---
-  NativeQueue: new (size: number, dim: number, dtype?: 'float32' | 'float64') => import('./queue').NativeQueueHandle;
+  NativeNegativeQueue: new (size: number, dim: number, dtype?: 'float32' | 'float64') => NativeNegativeQueue;
   // --- augment ---
-  NativeAugmenter: new (config: import('./augment').NativeAugmentConfig, seed: number | bigint) => import('./augment').NativeAugmenter;
-  augmentDefaults(): import('./augment').NativeAugmentConfig;
-  // --- ema ---
+  NativeAugmenter: new (config: object, seed: number | bigint) => NativeAugmenter;
+  augmentDefaults(): NativeAugmentConfig;
+  // --- schedules ---
   momentumAt(step: number, totalSteps: number, base: number, final: number): number;
   lrAt(step: number, totalSteps: number, warmupSteps: number, baseLr: number, finalLr?: number): number;
+  // --- ema ---
   createFlatEma(online: NativeTensor[], initialEma?: NativeTensor[]): Promise<NativeFlatEma>;
   // --- end ema ---
   // --- bench ---

@@ -1,22 +1,7 @@
-// NegativeKeyQueue: the MoCo negative-key ring buffer (design §4) held natively. Rule of use:
+// NegativeQueue: the MoCo negative-key ring buffer (design §4) held natively. Rule of use:
 // compute both loss directions of a step from negatives(), then enqueue that step's keys.
-import { binding, NativeTensor } from './native';
+import { binding, NativeNegativeQueue } from './native';
 import { Tensor } from './tensor';
-
-/** @internal The raw native queue. */
-export interface NativeQueueHandle {
-  readonly size: number;
-  readonly dim: number;
-  readonly pointer: number;
-  readonly numValid: number;
-  readonly dtype: string;
-  readonly disposed: boolean;
-  enqueue(keys: NativeTensor, sampleIndex: NativeTensor): void;
-  negatives(): { keys: NativeTensor; valid: NativeTensor; sampleIndex: NativeTensor };
-  state(): { keys: NativeTensor; sampleIndex: NativeTensor; valid: NativeTensor; pointer: number };
-  loadState(s: { keys: NativeTensor; sampleIndex: NativeTensor; valid: NativeTensor; pointer: number }): void;
-  dispose(): void;
-}
 
 /** Checkpoint form: keys [K,D], sampleIndex [K] int64, valid [K] uint8, pointer. */
 export interface QueueState {
@@ -26,18 +11,15 @@ export interface QueueState {
   pointer: number;
 }
 
-export class NegativeKeyQueue {
+export class NegativeQueue {
   /** @internal */
-  readonly handle: NativeQueueHandle;
+  readonly handle: NativeNegativeQueue;
 
   /** An empty queue of `size` slots of `dim` features (all slots invalid until filled). */
   constructor(size: number, dim: number, options: { dtype?: 'float32' | 'float64' } = {}) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`NegativeKeyQueue: size must be an integer >= 1, got ${size}`);
-    if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`NegativeKeyQueue: dim must be an integer >= 1, got ${dim}`);
-    const dtype = options.dtype ?? 'float32';
-    if (dtype !== 'float32' && dtype !== 'float64') throw new TypeError(`NegativeKeyQueue: dtype must be 'float32' or 'float64', got ${String(dtype)}`);
-    const Ctor = binding().NativeQueue;
-    this.handle = new Ctor(size, dim, dtype);
+    // Sizes and dtype are checked natively (queue_binding.cc, queue.cc).
+    const Ctor = binding().NativeNegativeQueue;
+    this.handle = new Ctor(size, dim, options.dtype);
   }
 
   get size(): number {
@@ -57,7 +39,7 @@ export class NegativeKeyQueue {
     return this.handle.disposed;
   }
 
-  /** Adds keys [B,D] (normalised on the way in) with their sample indices [B] int64 (>= 0). Any B; wraps around. */
+  /** Adds keys [B,D] (normalised on the way in) with their sample indices [B] int64 (dataset indices >= 0, or -1 for an unknown sample). Any B; wraps around. */
   enqueue(keys: Tensor, sampleIndex: Tensor): void {
     if (!(keys instanceof Tensor)) throw new TypeError('enqueue: keys must be a Tensor');
     if (!(sampleIndex instanceof Tensor)) throw new TypeError('enqueue: sampleIndex must be a Tensor');

@@ -177,7 +177,7 @@ async function main(): Promise<number> {
     backbone: { depth: 18 as const, width: 0.25, stem: 'cifar' as const },
     projector: { hiddenDim: 512, outDim: 128 },
     optimizer: { name: 'sgd' as const, lr: plan.lr, warmupSteps: plan.warmupSteps, weightDecay: 5e-4, momentum: 0.9 },
-    loss: { temperature: plan.temperature },
+    objective: { temperature: plan.temperature },
     // Fashion-MNIST is centred and grey: milder crops than ImageNet's; jitter acts on brightness/contrast only.
     augment: { scale: [plan.scaleMin, 1] as [number, number], flipP: 0.5, jitterP: 0.8, brightness: 0.4, contrast: 0.4 },
   };

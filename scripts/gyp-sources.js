@@ -14,7 +14,7 @@ if (process.argv.includes('--cuda-libs')) {
   else process.stdout.write('\n');
 } else {
   const files = [];
-  for (const dir of ['native/core', 'native/napi']) {
+  for (const dir of ['native/core', 'native/core/objectives', 'native/napi']) {
     for (const f of fs.readdirSync(path.join(root, dir)).sort()) if (f.endsWith('.cc')) files.push(`${dir}/${f}`);
   }
   process.stdout.write(files.join(' ') + '\n');

@@ -75,6 +75,24 @@ def byol(p, k):
     return (2 - 2 * F.cosine_similarity(p, k, dim=1)).mean()
 
 
+def negative_cosine(p, z):
+    # SimSiam's D(p, z) with the stop-gradient on z.
+    return -F.cosine_similarity(p, z.detach(), dim=1).mean()
+
+
+def dino(students, teachers, center, tau_s, tau_t):
+    # DINO's loss as its paper's pseudocode: every (teacher global view, other student view) pair.
+    targets = [F.softmax((t.detach() - center.detach()) / tau_t, dim=-1) for t in teachers]
+    total, terms = 0.0, 0
+    for i, q in enumerate(targets):
+        for j, s in enumerate(students):
+            if j == i:
+                continue
+            total = total + torch.sum(-q * F.log_softmax(s / tau_s, dim=-1), dim=-1).mean()
+            terms += 1
+    return total / terms
+
+
 # --- fixture writing -------------------------------------------------------------------------
 
 def enc(t):
@@ -165,6 +183,22 @@ def main():
     files['infonce'] = infonce
 
     files['byol'] = [case('byolLoss', 'byolLoss', byol, [('p', rnd(n, d)), ('k', rnd(n, d))], {})]
+
+    # New cases draw after the older ones, so older fixtures keep their inputs.
+    files['negative_cosine'] = [case('negativeCosine', 'negativeCosine', negative_cosine, [('p', rnd(n, d)), ('z', rnd(n, d))], {})]
+
+    kp = 10
+    dino_cases = []
+    for local, (tau_s, tau_t) in [(2, (0.1, 0.04)), (0, (0.1, 0.07)), (2, (0.2, 0.05))]:
+        names = ['student1', 'student2', 'student3', 'student4', 'teacher1', 'teacher2', 'center']
+        tensors = [rnd(n, kp), rnd(n, kp)] + [rnd(n, kp) if k < local else None for k in range(2)] + [rnd(n, kp), rnd(n, kp), 0.3 * rnd(kp)]
+
+        def fn(s1, s2, s3, s4, t1, t2, c, tau_s=tau_s, tau_t=tau_t):
+            return dino([x for x in (s1, s2, s3, s4) if x is not None], [t1, t2], c, tau_s, tau_t)
+
+        dino_cases.append(case(f'dinoLoss local={local} tau_s={tau_s} tau_t={tau_t}', 'dinoLoss', fn, list(zip(names, tensors)),
+                               {'studentTemperature': tau_s, 'teacherTemperature': tau_t}))
+    files['dino'] = dino_cases
 
     for name, cases in files.items():
         with open(os.path.join(OUT, name + '.json'), 'w') as f:

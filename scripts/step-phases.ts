@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     ['last-2 (layer4+projector)', { parts: ['layer4', 'projector'] }, false],
     ['full EMA', { parts: 'full' }, false],
   ];
-  const phases: PhaseName[] = ['augment', 'forward', 'keyBranch', 'loss', 'backward', 'optimizer', 'ema', 'enqueue'];
+  const phases: PhaseName[] = ['augment', 'forward', 'keyBranch', 'loss', 'backward', 'optimizer', 'ema', 'objectiveUpdate'];
   console.log(`width-0.25 ResNet-18, cifar stem, ${data.name} ${values.size}x${values.size}, batch ${batch}, threads ${info().numThreads}; median of ${steps} steps after 1 warm-up (ms)`);
   console.log(['config', ...phases, 'total', 'key/forward'].join('\t'));
   const totals: Record<string, number> = {};

@@ -2,7 +2,7 @@
 import * as path from 'path';
 
 import { formatResultTable, readHistory, writeReport } from '../analysis/report';
-import { DEFAULT_SSL_CONFIG, DeepPartial, SslConfig } from '../config';
+import { defaultSslConfig, DeepPartial, SslConfig } from '../config';
 import type { RepresentationResult } from '../eval/representation';
 import { METHODS } from '../methods/registry';
 import type { MethodCliOption } from '../methods/method';
@@ -45,12 +45,10 @@ function methodOptionValues(method: string, v: Values): Record<string, unknown> 
   return out;
 }
 
-export const pretrainCommand: Command = {
-  name: 'pretrain',
-  summary: 'train a self-supervised model; writes checkpoint.pt, run.json, metrics.jsonl and backbone.pt to --out',
-  usage: 'momentum-ssl pretrain [--dataset NAME|DIR] [--method NAME] [--ema PARTS] [--steps N | --epochs N] [--out DIR] [options]',
-  acceptsModel: true,
-  options: [
+let cachedOptions: OptionSpec[] | null = null;
+
+function pretrainOptions(): OptionSpec[] {
+  cachedOptions ??= [
     ...DATA_OPTIONS.map((o) => (o.name === 'dataset' ? { ...o, desc: `${o.desc} (default ${PRETRAIN_DEFAULTS.dataset})` } : o)),
     { name: 'method', kind: 'string', arg: 'NAME', desc: `${Object.values(METHODS).map((m) => `${m.name}: ${m.summary}`).join('; ')} (default ${PRETRAIN_DEFAULTS.method})` },
     { name: 'ema', kind: 'string', arg: 'PARTS', desc: "EMA parts: none, full, projector, or a comma list of stem,layer1..layer4,projector (default: the method's)" },
@@ -61,9 +59,9 @@ export const pretrainCommand: Command = {
     { name: 'subset', kind: 'int', arg: 'N', desc: `train on a seeded random subset of N images (0 = all; default ${PRETRAIN_DEFAULTS.subset})` },
     { name: 'seed', kind: 'int', arg: 'N', desc: `seed of model init, augmentations, subset and batch order (default ${PRETRAIN_DEFAULTS.seed})` },
     { name: 'lr', kind: 'number', arg: 'X', desc: "base learning rate (optimizer.lr; default: the method's)" },
-    { name: 'temperature', kind: 'number', arg: 'T', desc: "loss temperature (loss.temperature; default: the method's)" },
-    { name: 'depth', kind: 'int', arg: '18|34|50', desc: `ResNet depth (backbone.depth, default ${DEFAULT_SSL_CONFIG.backbone.depth})` },
-    { name: 'width', kind: 'number', arg: 'X', desc: `ResNet width multiplier (backbone.width, default ${DEFAULT_SSL_CONFIG.backbone.width})` },
+    { name: 'temperature', kind: 'number', arg: 'T', desc: "objective temperature (objective.temperature; default: the method's)" },
+    { name: 'depth', kind: 'int', arg: '18|34|50', desc: `ResNet depth (backbone.depth, default ${defaultSslConfig().backbone.depth})` },
+    { name: 'width', kind: 'number', arg: 'X', desc: `ResNet width multiplier (backbone.width, default ${defaultSslConfig().backbone.width})` },
     { name: 'set', kind: 'string', arg: 'PATH=VALUE', multiple: true, desc: 'override any SslConfig field, VALUE parsed as JSON if it can be (repeatable), e.g. --set optimizer.warmupSteps=10' },
     { name: 'out', kind: 'string', arg: 'DIR', desc: `output folder (default ${DEFAULT_OUT_DIR})` },
     { name: 'checkpoint-every', kind: 'int', arg: 'N', desc: 'also checkpoint every N steps (default: at the end only)' },
@@ -71,7 +69,19 @@ export const pretrainCommand: Command = {
     { name: 'progress', kind: 'string', arg: 'MODE', desc: 'auto (bar on a TTY, lines otherwise), bar, lines or none', choices: ['auto', 'bar', 'lines', 'none'] },
     { name: 'eval', kind: 'boolean', desc: 'evaluate after training (kNN + linear probe vs raw pixels on the test split)' },
     ...EVAL_OPTIONS,
-  ],
+  ];
+  return cachedOptions;
+}
+
+export const pretrainCommand: Command = {
+  name: 'pretrain',
+  summary: 'train a self-supervised model; writes checkpoint.pt, run.json, metrics.jsonl and backbone.pt to --out',
+  usage: 'momentum-ssl pretrain [--dataset NAME|DIR] [--method NAME] [--ema PARTS] [--steps N | --epochs N] [--out DIR] [options]',
+  acceptsModel: true,
+  // A getter: the defaults shown come from the native core, loaded only when help or parsing needs them.
+  get options(): OptionSpec[] {
+    return pretrainOptions();
+  },
   help: [
     'Config file (--config run.yaml), keys as the long flags; flags given on the command line win:',
     '  dataset: fashion-mnist',
@@ -79,7 +89,7 @@ export const pretrainCommand: Command = {
     '  ema: projector',
     '  steps: 200',
     '  batchSize: 256',
-    '  model: { optimizer: { lr: 0.5, warmupSteps: 10 }, loss: { temperature: 0.2 } }',
+    '  model: { optimizer: { lr: 0.5, warmupSteps: 10 }, objective: { temperature: 0.2 } }',
     '',
     'Files in --out: checkpoint.pt (full training state, atomic), run.json (the config, for eval/embed),',
     'metrics.jsonl (one JSON line per step), backbone.pt (torchvision-named state dict for Python).',
@@ -97,7 +107,7 @@ export const pretrainCommand: Command = {
       if (value !== undefined) setPath(model as Record<string, unknown>, dotted, value);
     };
     put('optimizer.lr', v.lr);
-    put('loss.temperature', v.temperature);
+    put('objective.temperature', v.temperature);
     put('backbone.depth', v.depth);
     put('backbone.width', v.width);
     const outDir = (v.out as string | undefined) ?? DEFAULT_OUT_DIR;
@@ -140,7 +150,7 @@ export const pretrainCommand: Command = {
       const backbone = path.join(outDir, 'backbone.pt');
       await result.model.exportStateDict(backbone);
       const lines = [
-        `${fit.aborted ? 'interrupted' : 'trained'}: ${method} (ema ${s.emaParts.length ? s.emaParts.join('+') : 'none'}, loss ${result.config.loss.name}) on ${result.trainSet.name}, ` +
+        `${fit.aborted ? 'interrupted' : 'trained'}: ${method} (ema ${s.emaParts.length ? s.emaParts.join('+') : 'none'}, objective ${result.config.objective.name}) on ${result.trainSet.name}, ` +
           `${fit.steps} steps${fit.resumedFrom !== undefined ? ` (resumed at ${fit.resumedFrom})` : ''} in ${((Date.now() - t0) / 1000).toFixed(1)} s, final loss ${last}`,
         `checkpoint  ${result.paths.checkpoint}`,
         `run config  ${result.paths.runInfo}`,

@@ -17,11 +17,15 @@ export interface Method<O extends MethodOptions = MethodOptions> {
   preset(options?: O): DeepPartial<SslConfig>;
 }
 
-/** Normalises the `ema` option into an ema config fragment. */
-export function emaOption(ema: MethodOptions['ema'], fallback: DeepPartial<SslConfig['ema']>): DeepPartial<SslConfig['ema']> {
-  if (ema === undefined) return fallback;
-  if (typeof ema === 'string' || Array.isArray(ema)) return { ...fallback, parts: ema as EmaParts };
-  return { ...fallback, ...(ema as DeepPartial<SslConfig['ema']>) };
+/**
+ * The `ema` section of a preset: the user's `ema` option over the method's default parts and
+ * momentum schedule (only what differs from the package defaults).
+ */
+export function emaOption(ema: MethodOptions['ema'], parts?: EmaParts, schedule: DeepPartial<SslConfig['ema']> = {}): DeepPartial<SslConfig> {
+  const base: DeepPartial<SslConfig['ema']> = { ...(parts !== undefined ? { parts } : {}), ...schedule };
+  if (ema === undefined) return Object.keys(base).length ? { ema: base } : {};
+  if (typeof ema === 'string' || Array.isArray(ema)) return { ema: { ...base, parts: ema as EmaParts } };
+  return { ema: { ...base, ...(ema as DeepPartial<SslConfig['ema']>) } };
 }
 
 /** A CLI flag of a method; `key` is the MethodOptions field its value goes to. */

@@ -118,6 +118,10 @@ void AugmentConfig::validate(int64_t channels) const {
     throw std::out_of_range("augment config: blurKernelSize must be 0 (auto) or an odd integer in [1, " + std::to_string(2 * outSize - 1) +
                             "] for outSize " + std::to_string(outSize) + ", got " + std::to_string(blurKernelSize));
   }
+  if (localCrops < 0 || localCrops > 64) throw std::out_of_range("augment config: localCrops must be an integer in [0, 64], got " + std::to_string(localCrops));
+  if (localSize < 0) throw std::out_of_range("augment config: localSize must be 0 (auto) or an integer >= 1, got " + std::to_string(localSize));
+  checkRange(localScaleMin, localScaleMax, "localScale [localScaleMin, localScaleMax]", "0 < localScaleMin <= localScaleMax <= 1",
+             localScaleMin > 0 && localScaleMin <= localScaleMax && localScaleMax <= 1);
   if (channels != 0 && channels != 1 && channels != 3) {
     throw std::invalid_argument("augment: channels must be 1 or 3, got " + std::to_string(channels));
   }
@@ -125,13 +129,21 @@ void AugmentConfig::validate(int64_t channels) const {
   checkPerChannel(std, "std", channels, true);
 }
 
-int64_t AugmentConfig::effectiveBlurKernel() const {
-  if (blurKernelSize > 0) return blurKernelSize;
-  // SimCLR: kernel ~10% of the image side, odd; at least 3 taps, but never wider than reflect allows.
-  int64_t k = static_cast<int64_t>(0.1 * static_cast<double>(outSize));
-  if (k % 2 == 0) k += 1;
-  k = std::max<int64_t>(k, 3);
-  return std::min<int64_t>(k, 2 * outSize - 1);
+int64_t AugmentConfig::effectiveBlurKernel(int64_t size) const {
+  // An explicit kernel is sized for outSize; local crops get the largest odd kernel reflect allows.
+  int64_t k = blurKernelSize;
+  if (k <= 0) {
+    // SimCLR: kernel ~10% of the image side, odd; at least 3 taps.
+    k = static_cast<int64_t>(0.1 * static_cast<double>(size));
+    if (k % 2 == 0) k += 1;
+    k = std::max<int64_t>(k, 3);
+  }
+  return std::min<int64_t>(k, 2 * size - 1);
+}
+
+int64_t AugmentConfig::effectiveLocalSize() const {
+  if (localSize > 0) return localSize;
+  return std::max<int64_t>(4, (outSize * 3 + 3) / 7);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,7 +359,7 @@ void BatchAugmenter::checkInput(const at::Tensor& x, const char* name) {
   if (x.size(2) < 1 || x.size(3) < 1) throw std::invalid_argument(n + " must have H, W >= 1, got " + std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)));
 }
 
-AugmentParams BatchAugmenter::sample(int64_t B, int64_t H, int64_t W) {
+AugmentParams BatchAugmenter::sample(int64_t B, int64_t H, int64_t W, bool local) {
   // One draw for everything, fixed width: the stream position after a call depends only on B.
   at::Tensor u = at::rand({B, kDraws}, gen_, at::TensorOptions().dtype(at::kDouble));
   const double area = static_cast<double>(H * W);
@@ -355,7 +367,8 @@ AugmentParams BatchAugmenter::sample(int64_t B, int64_t H, int64_t W) {
 
   // RandomResizedCrop.get_params, all tries at once; the first try that fits wins.
   const double lrMin = std::log(cfg_.ratioMin), lrMax = std::log(cfg_.ratioMax);
-  auto scale = u.narrow(1, kColScale, kCropTries) * (cfg_.scaleMax - cfg_.scaleMin) + cfg_.scaleMin;
+  const double sMin = local ? cfg_.localScaleMin : cfg_.scaleMin, sMax = local ? cfg_.localScaleMax : cfg_.scaleMax;
+  auto scale = u.narrow(1, kColScale, kCropTries) * (sMax - sMin) + sMin;
   auto aspect = at::exp(u.narrow(1, kColRatio, kCropTries) * (lrMax - lrMin) + lrMin);
   auto target = scale * area;
   auto w = at::round(at::sqrt(target * aspect));  // round half to even, like Python's round()
@@ -391,13 +404,15 @@ AugmentParams BatchAugmenter::sample(int64_t B, int64_t H, int64_t W) {
   p.blur = u.select(1, kColBlur) < cfg_.blurP;
   p.blurSigma = (u.select(1, kColSigma) * (cfg_.blurSigmaMax - cfg_.blurSigmaMin) + cfg_.blurSigmaMin).to(at::kFloat);
   p.solarize = u.select(1, kColSolarize) < cfg_.solarizeP;
+  p.outSize = local ? cfg_.effectiveLocalSize() : cfg_.outSize;
   return p;
 }
 
 at::Tensor BatchAugmenter::apply(const at::Tensor& input, const AugmentParams& p) const {
   checkInput(input);
   cfg_.validate(input.size(1));
-  const int64_t B = input.size(0), C = input.size(1), H = input.size(2), W = input.size(3), S = cfg_.outSize;
+  const int64_t B = input.size(0), C = input.size(1), H = input.size(2), W = input.size(3);
+  const int64_t S = p.outSize > 0 ? p.outSize : cfg_.outSize;
   auto fopts = input.options().dtype(at::kFloat);
   if (B == 0) return at::empty({0, C, S, S}, fopts);
   if (p.cropBox.size(0) != B) throw std::invalid_argument("augment: params are for batch " + std::to_string(p.cropBox.size(0)) + ", got batch " + std::to_string(B));
@@ -453,7 +468,7 @@ at::Tensor BatchAugmenter::apply(const at::Tensor& input, const AugmentParams& p
   }
 
   // 4. Gaussian blur.
-  const int64_t K = cfg_.effectiveBlurKernel();
+  const int64_t K = cfg_.effectiveBlurKernel(S);
   applyMasked(x, p.blur, [&](const at::Tensor& xs, const at::Tensor& idx) {
     return augment_ops::gaussianBlur(xs, p.blurSigma.index_select(0, idx), K);
   });
@@ -471,6 +486,20 @@ at::Tensor BatchAugmenter::operator()(const at::Tensor& batch) {
   cfg_.validate(batch.size(1));
   auto params = sample(batch.size(0), batch.size(2), batch.size(3));
   return apply(batch, params);
+}
+
+at::Tensor BatchAugmenter::local(const at::Tensor& batch) {
+  checkInput(batch);
+  cfg_.validate(batch.size(1));
+  auto params = sample(batch.size(0), batch.size(2), batch.size(3), /*local=*/true);
+  return apply(batch, params);
+}
+
+std::vector<at::Tensor> BatchAugmenter::views(const at::Tensor& batch, int64_t globalViews) {
+  std::vector<at::Tensor> out;
+  for (int64_t i = 0; i < globalViews; ++i) out.push_back((*this)(batch));
+  for (int64_t i = 0; i < cfg_.localCrops; ++i) out.push_back(local(batch));
+  return out;
 }
 
 at::Tensor BatchAugmenter::generatorState() const {

@@ -41,12 +41,20 @@ struct AugmentConfig {
   int64_t blurKernelSize = 0;                               // odd; 0 = auto (about 10% of outSize, >= 3)
   double solarizeP = 0.0;
   std::vector<double> mean, std;                            // per channel (or one value for all); empty = 0.5
+  // Multi-crop (DINO, SwAV): localCrops extra small views per image, localSize × localSize,
+  // crop area fraction in [localScaleMin, localScaleMax]; the same colour pipeline.
+  int64_t localCrops = 0;
+  int64_t localSize = 0;                                    // 0 = auto: 3/7 of outSize (DINO's 96/224), >= 4
+  double localScaleMin = 0.05, localScaleMax = 0.4;
 
   // Throws std::invalid_argument (mean/std length) or std::out_of_range (a value), naming the
   // field and what is allowed. channels = 0 checks what can be checked without the data.
   void validate(int64_t channels = 0) const;
-  // The blur kernel size actually used (resolves 0 = auto).
-  int64_t effectiveBlurKernel() const;
+  // The blur kernel size actually used for views of side `size` (resolves 0 = auto).
+  int64_t effectiveBlurKernel(int64_t size) const;
+  int64_t effectiveBlurKernel() const { return effectiveBlurKernel(outSize); }
+  // Side of the local crops (resolves 0 = auto).
+  int64_t effectiveLocalSize() const;
 };
 
 // Per-sample parameters of one view. All CPU tensors with leading dimension B.
@@ -60,6 +68,7 @@ struct AugmentParams {
   at::Tensor blur;          // [B] bool
   at::Tensor blurSigma;     // [B] float32
   at::Tensor solarize;      // [B] bool
+  int64_t outSize = 0;      // side of the view; 0 = the config's outSize
 };
 
 class BatchAugmenter {
@@ -68,10 +77,15 @@ class BatchAugmenter {
 
   // One augmented view: uint8 [B,C,H,W] -> float32 [B,C,outSize,outSize] on the input's device.
   at::Tensor operator()(const at::Tensor& uint8Batch);
+  // One local crop (multi-crop): float32 [B,C,localSize,localSize].
+  at::Tensor local(const at::Tensor& uint8Batch);
+  // The views of one training step: `globalViews` views, then config().localCrops local crops.
+  std::vector<at::Tensor> views(const at::Tensor& uint8Batch, int64_t globalViews = 2);
 
   // The two halves of operator(), exposed so that tests (and callers that want to log or replay
   // parameters) can use a known set of parameters.
-  AugmentParams sample(int64_t batch, int64_t height, int64_t width);
+  // `local` draws a local crop (localScaleMin..Max, localSize) instead of a global view.
+  AugmentParams sample(int64_t batch, int64_t height, int64_t width, bool local = false);
   at::Tensor apply(const at::Tensor& uint8Batch, const AugmentParams& params) const;
 
   // Generator state for checkpoints/resume (uint8 tensor, LibTorch's CPU generator format).

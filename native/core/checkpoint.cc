@@ -11,7 +11,8 @@ namespace mssl {
 
 namespace {
 
-constexpr int64_t kFormatVersion = 1;
+// 2: the objective's state in one 'objective' section (was 'queue').
+constexpr int64_t kFormatVersion = 2;
 
 std::string joinParts(const std::vector<std::string>& parts) {
   std::string out;
@@ -48,20 +49,22 @@ int partOfKey(const std::string& key) {
 
 }  // namespace
 
-std::string modelSignature(const SslModelConfig& m, const StepConfig& s) {
+std::string modelSignature(const SslModel& model) {
+  const SslNetworksConfig& m = model.config().networks;
   std::ostringstream os;
   os << "resnet" << m.backbone.depth << "/" << m.backbone.stem << "/c" << m.backbone.inChannels << "/w" << m.backbone.width
-     << " projector " << m.projectorHidden << "-" << m.projectorOut << " predictor " << m.predictorHidden << " ema "
-     << joinParts(m.emaParts) << " loss " << s.loss << " queue " << s.queueSize << " optimizer " << s.optim.name;
+     << " projector " << m.projectorHidden << "-" << m.projectorOut << (m.projectorLastBn ? "+bn" : "")
+     << (m.prototypes > 0 ? " prototypes " + std::to_string(m.prototypes) : std::string()) << " predictor " << m.predictorHidden
+     << " ema " << joinParts(m.emaParts) << " objective " << model.objective().signature() << " optimizer " << model.config().optim.name;
   return os.str();
 }
 
-void saveCheckpoint(StepRunner& runner, const std::string& path, const std::string& extra) {
-  SslModel& model = runner.model();
+void saveCheckpoint(SslModel& ssl, const std::string& path, const std::string& extra) {
+  SslNetworks& model = ssl.networks();
   torch::serialize::OutputArchive root;
   root.write("format", c10::IValue(kFormatVersion));
-  root.write("signature", c10::IValue(modelSignature(model.config(), runner.config())));
-  root.write("step", c10::IValue(runner.stepCount()));
+  root.write("signature", c10::IValue(modelSignature(ssl)));
+  root.write("step", c10::IValue(ssl.stepCount()));
   root.write("extra", c10::IValue(extra));
   writeModule(root, "backbone", *model.backbone());
   writeModule(root, "projector", *model.projector());
@@ -69,14 +72,12 @@ void saveCheckpoint(StepRunner& runner, const std::string& path, const std::stri
   if (!model.emaBackbone().is_empty()) writeModule(root, "emaBackbone", *model.emaBackbone());
   if (!model.emaProjector().is_empty()) writeModule(root, "emaProjector", *model.emaProjector());
   torch::serialize::OutputArchive opt;
-  runner.optimizer().save(opt);
+  ssl.optimizer().save(opt);
   root.write("optimizer", opt);
-  root.write("augmentRng", runner.augmenter().generatorState());
-  if (NegativeQueue* q = runner.queue()) {
-    torch::serialize::OutputArchive qa;
-    for (const auto& [k, v] : q->state()) qa.write(k, v);
-    root.write("queue", qa);
-  }
+  root.write("augmentRng", ssl.augmenter().generatorState());
+  torch::serialize::OutputArchive oa;
+  for (const auto& [k, v] : ssl.objective().state()) oa.write(k, v);
+  root.write("objective", oa);
   const std::string tmp = path + ".tmp";
   root.save_to(tmp);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -85,7 +86,7 @@ void saveCheckpoint(StepRunner& runner, const std::string& path, const std::stri
   }
 }
 
-std::string loadCheckpoint(StepRunner& runner, const std::string& path) {
+std::string loadCheckpoint(SslModel& ssl, const std::string& path) {
   {
     std::ifstream f(path, std::ios::binary);
     if (!f) throw std::invalid_argument("checkpoint: cannot open '" + path + "'");
@@ -100,8 +101,8 @@ std::string loadCheckpoint(StepRunner& runner, const std::string& path) {
   if (!root.try_read("format", format) || !format.isInt() || format.toInt() != kFormatVersion) {
     throw std::invalid_argument("checkpoint: '" + path + "' has an unknown format (expected momentum-ssl format " + std::to_string(kFormatVersion) + ")");
   }
-  SslModel& model = runner.model();
-  const std::string want = modelSignature(model.config(), runner.config());
+  SslNetworks& model = ssl.networks();
+  const std::string want = modelSignature(ssl);
   const std::string have = readString(root, "signature");
   if (have != want) {
     throw std::invalid_argument("checkpoint: '" + path + "' was written by another model/config (" + have + "); this model is " + want);
@@ -119,24 +120,22 @@ std::string loadCheckpoint(StepRunner& runner, const std::string& path) {
   model.rebindEma();
   torch::serialize::InputArchive opt;
   if (!root.try_read("optimizer", opt)) throw std::invalid_argument("checkpoint: missing section 'optimizer'");
-  runner.optimizer().load(opt);
+  ssl.optimizer().load(opt);
   torch::Tensor rng;
   if (!root.try_read("augmentRng", rng)) throw std::invalid_argument("checkpoint: missing section 'augmentRng'");
-  runner.augmenter().setGeneratorState(rng);
-  if (NegativeQueue* q = runner.queue()) {
-    torch::serialize::InputArchive qa;
-    if (!root.try_read("queue", qa)) throw std::invalid_argument("checkpoint: missing section 'queue'");
-    std::vector<std::pair<std::string, torch::Tensor>> state = q->state();
-    for (auto& [k, v] : state) {
-      if (!qa.try_read(k, v)) throw std::invalid_argument("checkpoint: queue is missing '" + k + "'");
-    }
-    q->loadState(state);
+  ssl.augmenter().setGeneratorState(rng);
+  torch::serialize::InputArchive oa;
+  if (!root.try_read("objective", oa)) throw std::invalid_argument("checkpoint: missing section 'objective'");
+  std::vector<std::pair<std::string, torch::Tensor>> state = ssl.objective().state();
+  for (auto& [k, v] : state) {
+    if (!oa.try_read(k, v)) throw std::invalid_argument("checkpoint: objective state is missing '" + k + "'");
   }
-  runner.setStepCount(step.toInt());
+  ssl.objective().loadState(state);
+  ssl.setStepCount(step.toInt());
   return extra;
 }
 
-void exportBackboneStateDict(SslModel& model, const std::string& path, bool ema) {
+void exportBackboneStateDict(SslNetworks& model, const std::string& path, bool ema) {
   if (ema && !model.anyEma()) throw std::invalid_argument("exportStateDict: ema=true but the model has no EMA parts");
   c10::Dict<std::string, at::Tensor> dict;
   auto emaNamed = model.emaBackbone().is_empty() ? torch::OrderedDict<std::string, torch::Tensor>() : model.emaBackbone()->named_parameters();

@@ -8,7 +8,7 @@
 #include <array>
 #include <limits>
 
-#include "core/ssl_model.h"
+#include "core/ssl_networks.h"
 
 namespace mssl {
 

@@ -14,6 +14,7 @@ void MlpConfig::validate() const {
   need("inDim", inDim);
   need("hiddenDim", hiddenDim);
   need("outDim", outDim);
+  if (prototypes < 0) throw std::out_of_range("prototypes must be an integer >= 0 (0 = none); got " + std::to_string(prototypes));
 }
 
 MlpImpl::MlpImpl(const MlpConfig& c) : cfg_(c) {
@@ -29,6 +30,8 @@ void MlpImpl::reset() {
   fc2 = register_module("3", nn::Linear(nn::LinearOptions(cfg_.hiddenDim, cfg_.outDim).bias(!cfg_.lastBn)));
   bnOut = nullptr;
   if (cfg_.lastBn) bnOut = register_module("4", nn::BatchNorm1d(nn::BatchNorm1dOptions(cfg_.outDim).affine(false)));
+  protos = nullptr;
+  if (cfg_.prototypes > 0) protos = register_module("prototypes", nn::Linear(nn::LinearOptions(cfg_.outDim, cfg_.prototypes).bias(false)));
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
@@ -45,6 +48,11 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
   }
   auto h = fc2->forward(relu->forward(bn1->forward(fc1->forward(x))));
   if (bnOut) h = bnOut->forward(h);
+  if (protos) {
+    // Unit-length rows on both sides: the logits are cosines between bottleneck and prototypes.
+    auto unit = [](const torch::Tensor& t) { return t / t.norm(2, 1, true).clamp_min(1e-12); };
+    h = torch::nn::functional::linear(unit(h), unit(protos->weight));
+  }
   return h;
 }
 

@@ -38,7 +38,9 @@ void NegativeQueue::enqueue(const torch::Tensor& keys, const torch::Tensor& samp
   losscheck::indexVector(fn, "sampleIndex", sampleIndex, b, sampleIndex.defined() ? sampleIndex.device() : keys.device());
   if (b == 0) return;
   if (!torch::isfinite(keys).all().item<bool>()) throw std::out_of_range(std::string(fn) + ": keys must be finite (contains NaN or Inf)");
-  if (sampleIndex.lt(0).any().item<bool>()) throw std::out_of_range(std::string(fn) + ": sampleIndex values must be >= 0");
+  if (sampleIndex.lt(kUnknownSample).any().item<bool>()) {
+    throw std::out_of_range(std::string(fn) + ": sampleIndex values must be dataset indices >= 0, or -1 (unknown sample)");
+  }
 
   torch::NoGradGuard noGrad;
   torch::Tensor k = l2Normalize(keys.detach()).to(keys_.options());

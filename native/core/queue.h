@@ -13,10 +13,13 @@ namespace mssl {
 
 class NegativeQueue {
  public:
+  // The sample index of a key whose sample is not known: it never masks a query.
+  static constexpr int64_t kUnknownSample = -1;
+
   // size >= 1 slots of dim >= 1 features; opts give dtype (floating, default float32) and device.
   NegativeQueue(int64_t size, int64_t dim, torch::TensorOptions opts = {});
 
-  // keys [B,D] (normalised here, stored detached), sampleIndex [B] int64 >= 0. Any B >= 0: wraps
+  // keys [B,D] (normalised here, stored detached), sampleIndex [B] int64 >= 0 (or kUnknownSample). Any B >= 0: wraps
   // around; B > size keeps the last `size` rows exactly where B single-row enqueues would put them.
   // The batch must already be gathered across ranks (design §9). Call it after both loss
   // directions of the step are computed (design §4): negatives() aliases this storage, and the

@@ -1,231 +1,215 @@
 #include "core/ssl_model.h"
 
-#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
 #include <stdexcept>
+
+#include "core/schedules.h"
 
 namespace mssl {
 
-const std::vector<std::string>& sslPartNames() {
-  static const std::vector<std::string> names = {"stem", "layer1", "layer2", "layer3", "layer4", "projector"};
+const std::array<const char*, kNumPhases>& phaseNames() {
+  static const std::array<const char*, kNumPhases> names = {"augment", "forward", "keyBranch", "loss",
+                                                            "backward", "optimizer", "ema", "objectiveUpdate"};
   return names;
 }
 
-int sslPartIndex(const std::string& name) {
-  const auto& names = sslPartNames();
-  auto it = std::find(names.begin(), names.end(), name);
-  if (it == names.end()) {
-    throw std::invalid_argument("ema.parts: unknown part '" + name +
-                                "'; allowed: stem, layer1, layer2, layer3, layer4, projector");
+AugmentConfig SslConfig::defaultAugment() {
+  AugmentConfig a;
+  a.scaleMin = 0.2;
+  a.blurP = 0.0;
+  return a;
+}
+
+void SslConfig::validate() const {
+  networks.validate();
+  objective.validate();
+  if (totalSteps < 1) throw std::out_of_range("totalSteps must be >= 1, got " + std::to_string(totalSteps));
+  if (warmupSteps < 0 || warmupSteps > totalSteps) {
+    throw std::out_of_range("optimizer.warmupSteps must be in [0, totalSteps = " + std::to_string(totalSteps) + "], got " + std::to_string(warmupSteps));
   }
-  return static_cast<int>(it - names.begin());
-}
-
-void SslModelConfig::validate() const {
-  backbone.validate();
-  if (projectorHidden < 1 || projectorOut < 1) {
-    throw std::out_of_range("projector: hiddenDim and outDim must be >= 1, got " + std::to_string(projectorHidden) + " and " +
-                            std::to_string(projectorOut));
+  if (!(lr >= 0) || !std::isfinite(lr)) throw std::out_of_range("optimizer.lr must be a finite number >= 0, got " + std::to_string(lr));
+  if (!(finalLr >= 0) || !std::isfinite(finalLr)) throw std::out_of_range("optimizer.finalLr must be a finite number >= 0, got " + std::to_string(finalLr));
+  for (double m : {momentumBase, momentumFinal}) {
+    if (!(m >= 0 && m <= 1)) throw std::out_of_range("momentum (ema.base / ema.final) must be in [0, 1], got " + std::to_string(m));
   }
-  if (predictorHidden < 0) throw std::out_of_range("predictor.hiddenDim must be >= 0 (0 = no predictor)");
-  std::array<bool, kNumParts> seen{};
-  for (const auto& p : emaParts) {
-    int i = sslPartIndex(p);
-    if (seen[i]) throw std::invalid_argument("ema.parts: part '" + p + "' is listed twice");
-    seen[i] = true;
-  }
+  if (device != "cpu" && device.rfind("cuda", 0) != 0) throw std::invalid_argument("device must be 'cpu' or 'cuda[:N]', got '" + device + "'");
+  augment.validate(networks.backbone.inChannels);
 }
 
-namespace {
-
-void collect(std::vector<torch::Tensor>& out, const std::vector<torch::Tensor>& add) { out.insert(out.end(), add.begin(), add.end()); }
-
-void freezeParameters(torch::nn::Module& m) {
-  for (auto& p : m.parameters()) p.set_requires_grad(false);
-}
-
-}  // namespace
-
-RunningStatsFreeze::RunningStatsFreeze(const std::vector<std::shared_ptr<torch::nn::Module>>& modules) {
-  for (const auto& m : modules) {
-    if (!m) continue;
-    for (auto& sub : m->modules(/*include_self=*/true)) {
-      if (auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(sub)) {
-        save(bn->options.momentum(), bn->num_batches_tracked);
-        bn->options.momentum(0.0);
-        bn2d_.push_back(bn);
-      } else if (auto bn1 = std::dynamic_pointer_cast<torch::nn::BatchNorm1dImpl>(sub)) {
-        save(bn1->options.momentum(), bn1->num_batches_tracked);
-        bn1->options.momentum(0.0);
-        bn1d_.push_back(bn1);
-      }
-    }
-  }
-}
-
-RunningStatsFreeze::~RunningStatsFreeze() {
-  size_t i = 0;
-  for (auto& bn : bn2d_) restore(bn->options, bn->num_batches_tracked, i++);
-  for (auto& bn : bn1d_) restore(bn->options, bn->num_batches_tracked, i++);
-}
-
-void RunningStatsFreeze::save(c10::optional<double> momentum, const torch::Tensor& counter) {
-  momenta_.push_back(momentum);
-  counters_.push_back(counter.defined() ? counter.clone() : counter);
-}
-
-SslModel::SslModel(const SslModelConfig& cfg) : cfg_(cfg) {
+SslModel::SslModel(const SslConfig& cfg) : cfg_(cfg), device_(torch::kCPU) {
   cfg_.validate();
-  online_ = ResNet(cfg_.backbone);
-  projector_ = Mlp(MlpConfig{online_->featureDim(), cfg_.projectorHidden, cfg_.projectorOut, false});
-  if (cfg_.predictorHidden > 0) predictor_ = Mlp(MlpConfig{cfg_.projectorOut, cfg_.predictorHidden, cfg_.projectorOut, false});
+  device_ = torch::Device(cfg_.device);
+  if (device_.is_cuda() && !torch::cuda::is_available()) throw std::invalid_argument("device 'cuda' requested but CUDA is not available");
+  objective_ = makeObjective(cfg_.objective, ObjectiveContext{cfg_.networks, device_, 2, cfg_.augment.localCrops});
+  // Model init draws from LibTorch's global generator: seed it so a run is reproducible.
+  torch::manual_seed(cfg_.seed);
+  networks_ = std::make_unique<SslNetworks>(cfg_.networks);
+  networks_->to(device_);
+  networks_->train(true);
+  augmenter_ = std::make_unique<BatchAugmenter>(cfg_.augment, cfg_.seed * 2654435761ULL + 1);
+  OptimConfig oc = cfg_.optim;
+  oc.lr = currentLr();
+  optimizer_ = makeOptimizer(oc, networks_->trainableParameters());
+}
 
-  for (const auto& p : cfg_.emaParts) emaMask_[sslPartIndex(p)] = true;
-  for (int b = 0; b < kNumParts; ++b) {
-    if (emaMask_[b]) {
-      firstEma_ = b;
-      break;
+double SslModel::currentLr() const {
+  return warmupCosineLr(std::min(step_, cfg_.totalSteps), cfg_.totalSteps, cfg_.warmupSteps, cfg_.lr, cfg_.finalLr);
+}
+
+double SslModel::currentMomentum() const {
+  return momentumAt(std::min(step_, cfg_.totalSteps), cfg_.totalSteps, cfg_.momentumBase, cfg_.momentumFinal);
+}
+
+bool SslModel::runsKeyBranch() const { return objective_->spec().keys == KeyUse::kAlways || networks_->anyEma(); }
+
+void SslModel::checkBatch(const torch::Tensor& batch, const torch::Tensor& sampleIndex) const {
+  if (!batch.defined()) throw std::invalid_argument("batch: expected a uint8 tensor [B,C,H,W]");
+  if (batch.scalar_type() != torch::kByte) {
+    throw std::invalid_argument(std::string("batch: dtype must be uint8 (raw pixels), got ") + c10::toString(batch.scalar_type()));
+  }
+  if (batch.dim() != 4) throw std::invalid_argument("batch: expected shape [B,C,H,W], got " + std::to_string(batch.dim()) + " dims");
+  const int64_t c = cfg_.networks.backbone.inChannels;
+  if (batch.size(1) != c) {
+    throw std::invalid_argument("batch: expected " + std::to_string(c) + " channel(s) (backbone.inChannels), got " + std::to_string(batch.size(1)));
+  }
+  if (batch.size(0) < 2) throw std::out_of_range("batch: needs at least 2 images (BatchNorm and negatives), got " + std::to_string(batch.size(0)));
+  if (batch.size(2) < 2 || batch.size(3) < 2) throw std::out_of_range("batch: images must be at least 2x2 pixels");
+  if (sampleIndex.defined()) {
+    if (sampleIndex.scalar_type() != torch::kLong || sampleIndex.dim() != 1 || sampleIndex.size(0) != batch.size(0)) {
+      throw std::invalid_argument("sampleIndex: expected an int64 tensor [B] matching the batch");
     }
   }
-  if (!anyEma()) return;
-
-  // EMA copies start equal to the online weights and are never trained by the optimizer.
-  bool backboneEma = std::any_of(emaMask_.begin(), emaMask_.begin() + kProjectorPart, [](bool v) { return v; });
-  if (backboneEma) {
-    emaBackbone_ = ResNet(std::dynamic_pointer_cast<ResNetImpl>(online_->clone()));
-    freezeParameters(*emaBackbone_);
-  }
-  if (emaMask_[kProjectorPart]) {
-    emaProjector_ = Mlp(std::dynamic_pointer_cast<MlpImpl>(projector_->clone()));
-    freezeParameters(*emaProjector_);
-  }
-  std::vector<torch::Tensor> onlineParams, emaParams;
-  for (int b = 0; b < kProjectorPart; ++b) {
-    if (!emaMask_[b]) continue;
-    collect(onlineParams, online_->partParameters(b));
-    collect(emaParams, emaBackbone_->partParameters(b));
-  }
-  if (emaMask_[kProjectorPart]) {
-    collect(onlineParams, projector_->parameters());
-    collect(emaParams, emaProjector_->parameters());
-  }
-  ema_ = std::make_unique<FusedEma>(onlineParams, emaParams);
+  objective_->checkStep(batch, sampleIndex);
 }
 
-std::vector<std::string> SslModel::emaPartNames() const {
-  std::vector<std::string> out;
-  for (int b = 0; b < kNumParts; ++b)
-    if (emaMask_[b]) out.push_back(sslPartNames()[b]);
-  return out;
-}
-
-ViewForward SslModel::forwardOnline(const torch::Tensor& x) {
-  ViewForward v;
-  v.input = x;
-  torch::Tensor h = x;
-  for (int b = 0; b < kProjectorPart; ++b) {
-    h = online_->forwardPart(b, h);
-    v.partOut[b] = h;
-    ++onlineCalls_[b];
-  }
-  v.features = online_->pool(h);
-  v.z = projector_->forward(v.features);
-  v.partOut[kProjectorPart] = v.z;
-  ++onlineCalls_[kProjectorPart];
-  if (!predictor_.is_empty()) v.p = predictor_->forward(v.z);
+StepViews SslModel::forwardViews(const std::vector<torch::Tensor>& x, const torch::Tensor& sampleIndex) {
+  StepViews v;
+  v.globalViews = 2;
+  v.sampleIndex = sampleIndex;
+  v.step = step_;
+  v.totalSteps = cfg_.totalSteps;
+  v.keysFromEma = networks_->anyEma();
+  for (const auto& xi : x) v.online.push_back(networks_->forwardOnline(xi));
   return v;
 }
 
-torch::Tensor SslModel::runPart(int part, const torch::Tensor& x, bool useEma) {
-  ++keyCalls_[part];
-  if (part == kProjectorPart) {
-    if (useEma) return emaProjector_->forward(x);
-    RunningStatsFreeze freeze({projector_.ptr()});
-    return projector_->forward(x);
+StepResult SslModel::step(const torch::Tensor& batchIn, const torch::Tensor& sampleIndexIn) {
+  checkBatch(batchIn, sampleIndexIn);
+  using Clock = std::chrono::steady_clock;
+  StepResult r;
+  auto t = Clock::now();
+  // Phase times are wall time; on CUDA, synchronise so each phase is charged its own kernels.
+  auto mark = [&](Phase p) {
+    if (device_.is_cuda()) torch::cuda::synchronize();
+    auto now = Clock::now();
+    r.ms[p] += std::chrono::duration<double, std::milli>(now - t).count();
+    t = now;
+  };
+
+  networks_->train(true);
+  torch::Tensor batch = batchIn.to(device_, /*non_blocking=*/true);
+  torch::Tensor index = sampleIndexIn.defined() ? sampleIndexIn.to(device_) : torch::Tensor();
+  std::vector<torch::Tensor> x = augmenter_->views(batch, 2);
+  mark(kAugment);
+
+  StepViews v = forwardViews(x, index);
+  if (cfg_.gradMonitor) {
+    for (auto& view : v.online) monitor_.attach(view);
   }
-  if (useEma) return emaBackbone_->forwardPart(part, x);
-  RunningStatsFreeze freeze({online_->partModule(part)});
-  return online_->forwardPart(part, x);
-}
+  mark(kForward);
 
-torch::Tensor SslModel::forwardKey(const ViewForward& v) {
-  torch::NoGradGuard noGrad;
-  if (!anyEma()) return v.z.detach();
-  torch::Tensor h;
-  if (firstEma_ == 0) h = v.input;
-  else if (firstEma_ < kProjectorPart) h = v.partOut[firstEma_ - 1];
-  else h = v.features;
-  h = h.detach();
-  for (int b = firstEma_; b < kProjectorPart; ++b) h = runPart(b, h, emaMask_[b]);
-  if (firstEma_ < kProjectorPart) h = online_->pool(h);  // parameter-free
-  return runPart(kProjectorPart, h, emaMask_[kProjectorPart]);
-}
-
-torch::Tensor SslModel::embed(const torch::Tensor& x) {
-  torch::NoGradGuard noGrad;
-  bool wasTraining = online_->is_training();
-  online_->eval();
-  torch::Tensor f;
-  try {
-    f = online_->forward(x);
-  } catch (...) {
-    online_->train(wasTraining);
-    throw;
+  if (runsKeyBranch()) {
+    for (int64_t i = 0; i < v.globalViews; ++i) v.keys.push_back(networks_->forwardKey(v.online[i]));
   }
-  online_->train(wasTraining);
-  return f;
+  mark(kKeyBranch);
+
+  torch::Tensor loss = objective_->loss(v);
+  const double lossValue = loss.item<double>();
+  if (!std::isfinite(lossValue)) {
+    throw std::runtime_error("loss is not finite (" + std::to_string(lossValue) + ") at step " + std::to_string(step_) +
+                             "; the optimizer step was skipped. Lower the learning rate or check the inputs.");
+  }
+  mark(kLoss);
+
+  optimizer_->zero_grad();
+  loss.backward();
+  r.gradRms.fill(std::numeric_limits<double>::quiet_NaN());
+  if (cfg_.gradMonitor) r.gradRms = monitor_.takeRms();
+  mark(kBackward);
+
+  r.lr = currentLr();
+  setLearningRate(*optimizer_, r.lr);
+  optimizer_->step();
+  mark(kOptimizer);
+
+  r.momentum = currentMomentum();
+  networks_->updateEma(r.momentum);
+  mark(kEma);
+
+  objective_->afterStep(v);
+  mark(kObjectiveUpdate);
+
+  ++step_;
+  r.step = step_;
+  r.loss = lossValue;
+  r.objectiveMetrics = objective_->metrics();
+  return r;
 }
 
-void SslModel::updateEma(double m) {
-  if (ema_) ema_->update(m);
+ProbeResult SslModel::probe(const torch::Tensor& batchIn) {
+  checkBatch(batchIn, torch::Tensor());
+  torch::Tensor batch = batchIn.to(device_);
+  // The same views every probe: a fresh augmenter from a fixed seed, not the training stream.
+  BatchAugmenter fixed(cfg_.augment, cfg_.seed ^ 0x9E3779B97F4A7C15ULL);
+  std::vector<torch::Tensor> x = fixed.views(batch, 2);
+  networks_->train(true);
+  auto freeze = networks_->freezeRunningStats();
+  StepViews v = forwardViews(x, torch::Tensor());
+  if (runsKeyBranch()) {
+    for (int64_t i = 0; i < v.globalViews; ++i) v.keys.push_back(networks_->forwardKey(v.online[i]));
+  }
+  torch::Tensor loss = objective_->loss(v);
+  std::vector<torch::Tensor> outputs;
+  for (int b = 0; b < kNumParts; ++b) {
+    for (const auto& view : v.online) outputs.push_back(view.partOut[b]);
+  }
+  std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, outputs, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                                                           /*allow_unused=*/true);
+  const size_t nv = v.online.size();
+  std::array<torch::Tensor, kNumParts> perPart;
+  ProbeResult r;
+  r.rms.fill(std::numeric_limits<double>::quiet_NaN());
+  for (int b = 0; b < kNumParts; ++b) {
+    std::vector<torch::Tensor> flat;
+    for (size_t i = 0; i < nv; ++i) {
+      const torch::Tensor& g = grads[b * nv + i];
+      if (g.defined()) flat.push_back(g.reshape({-1}));
+    }
+    if (flat.size() != nv) continue;
+    perPart[b] = torch::cat(flat);
+    r.rms[b] = std::sqrt(perPart[b].to(torch::kDouble).pow(2).mean().item<double>());
+  }
+  r.cosine = monitor_.probeCosine(perPart);
+  return r;
 }
 
-std::vector<torch::Tensor> SslModel::trainableParameters() const {
-  std::vector<torch::Tensor> out = online_->parameters();
-  collect(out, projector_->parameters());
-  if (!predictor_.is_empty()) collect(out, predictor_->parameters());
-  return out;
-}
-
-int64_t SslModel::numTrainableParameters() const {
-  int64_t n = 0;
-  for (const auto& p : trainableParameters()) n += p.numel();
-  return n;
-}
-
-void SslModel::resetForwardCounts() {
-  onlineCalls_.fill(0);
-  keyCalls_.fill(0);
-}
-
-void SslModel::train(bool on) {
-  online_->train(on);
-  projector_->train(on);
-  if (!predictor_.is_empty()) predictor_->train(on);
-  if (!emaBackbone_.is_empty()) emaBackbone_->train(on);
-  if (!emaProjector_.is_empty()) emaProjector_->train(on);
-}
-
-void SslModel::to(const torch::Device& device) {
-  online_->to(device);
-  projector_->to(device);
-  if (!predictor_.is_empty()) predictor_->to(device);
-  if (!emaBackbone_.is_empty()) emaBackbone_->to(device);
-  if (!emaProjector_.is_empty()) emaProjector_->to(device);
-  rebindEma();
-}
-
-torch::Device SslModel::device() const { return online_->parameters().front().device(); }
-
-std::unique_ptr<RunningStatsFreeze> SslModel::freezeRunningStats() {
-  std::vector<std::shared_ptr<torch::nn::Module>> all = {online_.ptr(), projector_.ptr()};
-  if (!predictor_.is_empty()) all.push_back(predictor_.ptr());
-  if (!emaBackbone_.is_empty()) all.push_back(emaBackbone_.ptr());
-  if (!emaProjector_.is_empty()) all.push_back(emaProjector_.ptr());
-  return std::make_unique<RunningStatsFreeze>(all);
-}
-
-void SslModel::rebindEma() {
-  if (ema_) ema_->rebind();
+torch::Tensor SslModel::embed(const torch::Tensor& batch) {
+  if (!batch.defined() || batch.scalar_type() != torch::kByte || batch.dim() != 4) {
+    throw std::invalid_argument("images: expected a uint8 tensor [B,C,H,W]");
+  }
+  if (batch.size(1) != cfg_.networks.backbone.inChannels) {
+    throw std::invalid_argument("images: expected " + std::to_string(cfg_.networks.backbone.inChannels) + " channel(s)");
+  }
+  // Chunks bound the activation memory when a whole dataset is embedded in one call.
+  constexpr int64_t kChunk = 512;
+  std::vector<torch::Tensor> out;
+  for (int64_t start = 0; start < batch.size(0); start += kChunk) {
+    torch::Tensor x = batch.slice(0, start, std::min(batch.size(0), start + kChunk)).to(device_);
+    out.push_back(networks_->embed(evalTransform(cfg_.augment, x)));
+  }
+  return out.empty() ? torch::empty({0, networks_->featureDim()}) : torch::cat(out, 0);
 }
 
 }  // namespace mssl

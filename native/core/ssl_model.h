@@ -1,132 +1,109 @@
-// An SSL model (design §1–§2): backbone → projector [→ predictor], six named parts, EMA copies
-// of the parts in `emaParts`, and the key branch that reuses online activations up to the first
-// EMA part.
+// An SSL model (design §6): the networks (ssl_networks.h), the objective (objective.h), the
+// optimizer, the augmenter and the schedules, and one whole training step in one call:
+// augment the views → online forward of each view → key branch (if the objective needs keys) →
+// objective loss → backward → optimizer step → fused EMA update → objective state update, with the
+// time of each phase. The TS SslModel (lib/model.ts) is this class behind N-API.
 #pragma once
 #include <torch/torch.h>
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "core/ema.h"
-#include "core/mlp.h"
-#include "core/resnet.h"
+#include "core/augment.h"
+#include "core/grad_monitor.h"
+#include "core/objective.h"
+#include "core/optim.h"
+#include "core/ssl_networks.h"
 
 namespace mssl {
 
-constexpr int kNumParts = 6;  // stem, layer1..layer4, projector
-constexpr int kProjectorPart = 5;
-
-// {"stem","layer1","layer2","layer3","layer4","projector"}
-const std::vector<std::string>& sslPartNames();
-// Index of a part name; std::invalid_argument naming the allowed names otherwise.
-int sslPartIndex(const std::string& name);
-
-struct SslModelConfig {
-  ResNetConfig backbone;
-  int64_t projectorHidden = 512;
-  int64_t projectorOut = 128;
-  int64_t predictorHidden = 0;  // 0: no predictor (SimCLR, MoCo v2); BYOL / MoCo v3 set it
-  std::vector<std::string> emaParts;  // any subset of sslPartNames(); order irrelevant
+// The whole configuration of a model and its training (the TS SslConfig). Every default lives
+// here (and in the structs it holds); the N-API layer exports them to JS (design §8).
+struct SslConfig {
+  SslNetworksConfig networks;
+  ObjectiveConfig objective;
+  int64_t totalSteps = 1000;    // T of the LR and momentum schedules: optimizer steps of the run
+  int64_t warmupSteps = 0;
+  double lr = 0.3;              // base LR after warmup
+  double finalLr = 0.0;         // LR at step T (cosine)
+  double momentumBase = 0.99;   // m(0)
+  double momentumFinal = 1.0;   // m(T)
+  OptimConfig optim;
+  AugmentConfig augment = defaultAugment();
+  uint64_t seed = 0;            // model init and augmentation streams
+  std::string device = "cpu";
+  bool gradMonitor = false;     // per-part gradient RMS each step (design §5); free when off
+  // Every check that needs no data, naming the field, the value and the allowed values.
   void validate() const;
+  // SimCLR's CIFAR recipe with crop scale (0.2, 1) and no blur: the package's small-image default.
+  static AugmentConfig defaultAugment();
 };
 
-// While alive, the BatchNorm layers of the given modules normalise with batch statistics (train
-// mode) but leave their running statistics as they were: momentum 0 keeps running_mean/var, and
-// the batch counter is restored.
-class RunningStatsFreeze {
- public:
-  explicit RunningStatsFreeze(const std::vector<std::shared_ptr<torch::nn::Module>>& modules);
-  ~RunningStatsFreeze();
-  RunningStatsFreeze(const RunningStatsFreeze&) = delete;
-  RunningStatsFreeze& operator=(const RunningStatsFreeze&) = delete;
+enum Phase { kAugment, kForward, kKeyBranch, kLoss, kBackward, kOptimizer, kEma, kObjectiveUpdate, kNumPhases };
+const std::array<const char*, kNumPhases>& phaseNames();
 
- private:
-  void save(c10::optional<double> momentum, const torch::Tensor& counter);
-  template <typename Options>
-  void restore(Options& opts, torch::Tensor& counter, size_t i) {
-    opts.momentum(momenta_[i]);
-    if (counter.defined()) counter.copy_(counters_[i]);
-  }
-  std::vector<std::shared_ptr<torch::nn::BatchNorm2dImpl>> bn2d_;
-  std::vector<std::shared_ptr<torch::nn::BatchNorm1dImpl>> bn1d_;
-  std::vector<c10::optional<double>> momenta_;
-  std::vector<torch::Tensor> counters_;
+struct StepResult {
+  double loss = 0;
+  double lr = 0;
+  double momentum = 0;
+  int64_t step = 0;  // optimizer steps done after this one
+  std::array<double, kNumPhases> ms{};
+  PartStats gradRms{};  // rms of ∂L/∂h_b per part (NaN when the monitor is off)
+  std::vector<std::pair<std::string, double>> objectiveMetrics;  // Objective::metrics()
 };
 
-// What one online forward of one view leaves behind. partOut[b] is h_b, the output of part b
-// (for layer4 the feature map; features = pooled layer4); the gradient monitor hooks these.
-struct ViewForward {
-  torch::Tensor input;
-  std::array<torch::Tensor, kNumParts> partOut;
-  torch::Tensor features;  // pooled backbone output, the projector's input
-  torch::Tensor z;         // projector output
-  torch::Tensor p;         // predictor output (undefined without predictor)
+struct ProbeResult {
+  PartStats rms{};     // rms of ∂L/∂h_b on the probe batch
+  PartStats cosine{};  // cosine with the previous probe's ∂L/∂h_b (NaN the first time)
 };
 
 class SslModel {
  public:
-  explicit SslModel(const SslModelConfig& cfg);
+  explicit SslModel(const SslConfig& cfg);
 
-  // Online forward of one view (grad enabled if the caller's mode allows it).
-  ViewForward forwardOnline(const torch::Tensor& x);
-  // Key branch (no grad): every EMA part uses its EMA weights, every other part the online ones;
-  // starts from the online activation entering the first EMA part. Returns the key embedding.
-  // Online parts run here use batch statistics without touching their running stats (the
-  // online forward already updated them). Without EMA parts it is the detached online z.
-  torch::Tensor forwardKey(const ViewForward& v);
-  // Backbone features in eval mode (kNN / linear probe / embed()).
-  torch::Tensor embed(const torch::Tensor& x);
+  // `batch`: uint8 [B,C,H,W] (B >= 2, C = backbone channels), any device. `sampleIndex`: int64
+  // [B] dataset indices (masks same-sample queue negatives), or undefined. Validates everything
+  // before changing any state.
+  StepResult step(const torch::Tensor& batch, const torch::Tensor& sampleIndex);
 
-  void updateEma(double m);
-  bool hasEma(int part) const { return emaMask_[part]; }
-  bool anyEma() const { return firstEma_ < kNumParts; }
-  int firstEmaPart() const { return firstEma_; }
-  std::vector<std::string> emaPartNames() const;
+  // Gradient of the loss w.r.t. each part's output on a fixed batch, with fixed augmentation,
+  // without changing any state (no optimizer step, no EMA, no objective update, BN stats frozen).
+  ProbeResult probe(const torch::Tensor& batch);
 
-  // Parameters the optimizer trains: online backbone, projector, predictor.
-  std::vector<torch::Tensor> trainableParameters() const;
-  int64_t numTrainableParameters() const;
-  int64_t numEmaParameters() const { return ema_ ? ema_->numel() : 0; }
-  int64_t featureDim() const { return online_->featureDim(); }
+  // Backbone features in eval mode for uint8 images (normalised like training, no augmentation).
+  torch::Tensor embed(const torch::Tensor& batch);
 
-  // Calls of each part's forward since construction (or resetForwardCounts), online and key
-  // branch separately: the key-branch cost of a configuration, measured by counting.
-  const std::array<int64_t, kNumParts>& onlineForwardCounts() const { return onlineCalls_; }
-  const std::array<int64_t, kNumParts>& keyForwardCounts() const { return keyCalls_; }
-  void resetForwardCounts();
-
-  void train(bool on);
-  void to(const torch::Device& device);
-  torch::Device device() const;
-  const SslModelConfig& config() const { return cfg_; }
-
-  ResNet& backbone() { return online_; }
-  Mlp& projector() { return projector_; }
-  Mlp& predictor() { return predictor_; }  // null module without predictor
-  ResNet& emaBackbone() { return emaBackbone_; }  // null module unless a backbone part is EMA'd
-  Mlp& emaProjector() { return emaProjector_; }  // null module unless the projector is EMA'd
-  // Freezes the running statistics of every BatchNorm of the model (online and EMA) while alive:
-  // for measurements (gradient probes) that must not change the model.
-  std::unique_ptr<RunningStatsFreeze> freezeRunningStats();
-  // Re-flattens the EMA buffers after parameters were replaced (checkpoint load, .to()).
-  void rebindEma();
+  SslNetworks& networks() { return *networks_; }
+  const SslNetworks& networks() const { return *networks_; }
+  Objective& objective() { return *objective_; }
+  const Objective& objective() const { return *objective_; }
+  BatchAugmenter& augmenter() { return *augmenter_; }
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  const SslConfig& config() const { return cfg_; }
+  int64_t stepCount() const { return step_; }
+  void setStepCount(int64_t s) { step_ = s; }
+  double currentLr() const;
+  double currentMomentum() const;
+  // Whether this configuration runs the key branch (the objective's needs and the EMA parts).
+  bool runsKeyBranch() const;
 
  private:
-  torch::Tensor runPart(int part, const torch::Tensor& x, bool useEma);
+  void checkBatch(const torch::Tensor& batch, const torch::Tensor& sampleIndex) const;
+  // Augmented views → online forwards → keys: what the objective's loss reads.
+  StepViews forwardViews(const std::vector<torch::Tensor>& x, const torch::Tensor& sampleIndex);
 
-  SslModelConfig cfg_;
-  std::array<bool, kNumParts> emaMask_{};
-  int firstEma_ = kNumParts;
-  ResNet online_{nullptr};
-  Mlp projector_{nullptr};
-  Mlp predictor_{nullptr};
-  ResNet emaBackbone_{nullptr};
-  Mlp emaProjector_{nullptr};
-  std::unique_ptr<FusedEma> ema_;
-  std::array<int64_t, kNumParts> onlineCalls_{};
-  std::array<int64_t, kNumParts> keyCalls_{};
+  SslConfig cfg_;
+  torch::Device device_;
+  std::unique_ptr<SslNetworks> networks_;
+  std::unique_ptr<Objective> objective_;
+  std::unique_ptr<BatchAugmenter> augmenter_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  GradMonitor monitor_;
+  int64_t step_ = 0;
 };
 
 }  // namespace mssl

@@ -7,7 +7,7 @@
 
 #include "core/augment.h"
 #include "napi/addon.h"
-#include "napi/augment_config.h"
+#include "napi/config_schema.h"
 #include "napi/errors.h"
 #include "napi/registry.h"
 #include "napi/tensor_wrap.h"
@@ -15,102 +15,6 @@
 namespace mssl::napi {
 
 namespace {
-
-struct NumberField {
-  const char* name;
-  double AugmentConfig::*field;
-};
-constexpr NumberField kNumberFields[] = {
-    {"scaleMin", &AugmentConfig::scaleMin},     {"scaleMax", &AugmentConfig::scaleMax},
-    {"ratioMin", &AugmentConfig::ratioMin},     {"ratioMax", &AugmentConfig::ratioMax},
-    {"flipP", &AugmentConfig::flipP},           {"jitterP", &AugmentConfig::jitterP},
-    {"brightness", &AugmentConfig::brightness}, {"contrast", &AugmentConfig::contrast},
-    {"saturation", &AugmentConfig::saturation}, {"hue", &AugmentConfig::hue},
-    {"grayscaleP", &AugmentConfig::grayscaleP}, {"blurP", &AugmentConfig::blurP},
-    {"blurSigmaMin", &AugmentConfig::blurSigmaMin}, {"blurSigmaMax", &AugmentConfig::blurSigmaMax},
-    {"solarizeP", &AugmentConfig::solarizeP},
-};
-struct IntField {
-  const char* name;
-  int64_t AugmentConfig::*field;
-};
-constexpr IntField kIntFields[] = {{"outSize", &AugmentConfig::outSize}, {"blurKernelSize", &AugmentConfig::blurKernelSize}};
-struct ListField {
-  const char* name;
-  std::vector<double> AugmentConfig::*field;
-};
-const ListField kListFields[] = {{"mean", &AugmentConfig::mean}, {"std", &AugmentConfig::std}};
-
-bool knownField(const std::string& key) {
-  for (const auto& f : kNumberFields) if (key == f.name) return true;
-  for (const auto& f : kIntFields) if (key == f.name) return true;
-  for (const auto& f : kListFields) if (key == f.name) return true;
-  return false;
-}
-
-}  // namespace
-
-AugmentConfig augmentConfigFromJs(Napi::Env env, const Napi::Value& v) {
-  AugmentConfig cfg;
-  if (v.IsUndefined() || v.IsNull()) return cfg;
-  if (!v.IsObject() || v.IsArray()) throwTypeError(env, "augment config must be an object");
-  auto obj = v.As<Napi::Object>();
-  auto keys = obj.GetPropertyNames();
-  for (uint32_t i = 0; i < keys.Length(); ++i) {
-    std::string key = keys.Get(i).ToString().Utf8Value();
-    if (!knownField(key)) throwTypeError(env, "augment config: unknown field '" + key + "'");
-  }
-  auto present = [&](const char* name) {
-    Napi::Value x = obj.Get(name);
-    return x.IsUndefined() ? Napi::Value() : x;
-  };
-  for (const auto& f : kNumberFields) {
-    Napi::Value x = present(f.name);
-    if (x.IsEmpty()) continue;
-    if (!x.IsNumber()) throwTypeError(env, std::string("augment config: ") + f.name + " must be a number");
-    cfg.*f.field = x.As<Napi::Number>().DoubleValue();
-  }
-  for (const auto& f : kIntFields) {
-    Napi::Value x = present(f.name);
-    if (x.IsEmpty()) continue;
-    double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : NAN;
-    if (!(std::fabs(d) <= 9.0e15) || d != std::floor(d)) throwTypeError(env, std::string("augment config: ") + f.name + " must be an integer");
-    cfg.*f.field = static_cast<int64_t>(d);
-  }
-  for (const auto& f : kListFields) {
-    Napi::Value x = present(f.name);
-    if (x.IsEmpty() || x.IsNull()) continue;
-    if (!x.IsArray()) throwTypeError(env, std::string("augment config: ") + f.name + " must be an array of numbers (one per channel) or null");
-    auto arr = x.As<Napi::Array>();
-    std::vector<double> vals;
-    for (uint32_t i = 0; i < arr.Length(); ++i) {
-      Napi::Value e = arr.Get(i);
-      if (!e.IsNumber()) throwTypeError(env, std::string("augment config: ") + f.name + "[" + std::to_string(i) + "] must be a number");
-      vals.push_back(e.As<Napi::Number>().DoubleValue());
-    }
-    cfg.*f.field = std::move(vals);
-  }
-  return cfg;
-}
-
-namespace {
-
-Napi::Object configToJs(Napi::Env env, const AugmentConfig& cfg) {
-  auto o = Napi::Object::New(env);
-  for (const auto& f : kIntFields) o.Set(f.name, Napi::Number::New(env, static_cast<double>(cfg.*f.field)));
-  for (const auto& f : kNumberFields) o.Set(f.name, Napi::Number::New(env, cfg.*f.field));
-  for (const auto& f : kListFields) {
-    const auto& v = cfg.*f.field;
-    if (v.empty()) {
-      o.Set(f.name, env.Null());
-      continue;
-    }
-    auto arr = Napi::Array::New(env, v.size());
-    for (size_t i = 0; i < v.size(); ++i) arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, v[i]));
-    o.Set(f.name, arr);
-  }
-  return o;
-}
 
 uint64_t seedFromJs(Napi::Env env, const Napi::Value& v) {
   if (v.IsUndefined()) return 0;
@@ -175,7 +79,7 @@ class AugmenterWrap : public Napi::ObjectWrap<AugmenterWrap> {
 
   explicit AugmenterWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AugmenterWrap>(info) {
     guarded(info.Env(), [&]() -> Napi::Value {
-      AugmentConfig cfg = augmentConfigFromJs(info.Env(), info[0]);
+      AugmentConfig cfg = augmentConfigFromJs(info.Env(), info[0], AugmentConfig{});
       uint64_t seed = seedFromJs(info.Env(), info[1]);
       aug_ = std::make_shared<BatchAugmenter>(std::move(cfg), seed);  // validates, naming the field
       return info.Env().Undefined();
@@ -225,7 +129,7 @@ class AugmenterWrap : public Napi::ObjectWrap<AugmenterWrap> {
   }
 
   Napi::Value config(const Napi::CallbackInfo& info) {
-    return guarded(info.Env(), [&]() -> Napi::Value { return configToJs(info.Env(), live(info.Env())->config()); });
+    return guarded(info.Env(), [&]() -> Napi::Value { return augmentConfigToJs(info.Env(), live(info.Env())->config()); });
   }
 
   Napi::Value dispose(const Napi::CallbackInfo& info) {
@@ -239,7 +143,7 @@ class AugmenterWrap : public Napi::ObjectWrap<AugmenterWrap> {
 };
 
 Napi::Value augmentDefaults(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&]() -> Napi::Value { return configToJs(info.Env(), AugmentConfig{}); });
+  return guarded(info.Env(), [&]() -> Napi::Value { return augmentConfigToJs(info.Env(), AugmentConfig{}); });
 }
 
 void init(Napi::Env env, Napi::Object exports) {

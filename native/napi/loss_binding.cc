@@ -8,6 +8,9 @@
 #include <vector>
 
 #include "core/byol_loss.h"
+#include "core/dino_loss.h"
+#include "core/objective.h"
+#include "core/simsiam_loss.h"
 #include "core/infonce.h"
 #include "core/ntxent.h"
 #include "napi/errors.h"
@@ -18,28 +21,56 @@ namespace mssl::napi {
 
 namespace {
 
+// Option `key` of `options`, or the default the objective `objective` declares for `option`.
+double optionOr(Napi::Env env, const Napi::Object& options, const char* key, const char* objective, const char* option) {
+  Napi::Value v = options.Get(key);
+  if (v.IsUndefined()) return ObjectiveConfig{objective, {}}.get(option);
+  if (!v.IsNumber()) throwTypeError(env, std::string(key) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+double temperatureOption(Napi::Env env, const Napi::Object& o) { return optionOr(env, o, "temperature", "ntxent", "temperature"); }
+
+using Inputs = std::vector<at::Tensor>;
+
 struct LossSpec {
   const char* name;
   std::vector<const char*> args;
   std::vector<bool> optional;
+  at::Tensor (*compute)(Napi::Env env, Inputs& in, const Napi::Object& options);
 };
 
 const std::vector<LossSpec>& specs() {
   static const std::vector<LossSpec> all = {
-      {"ntXentPair", {"a", "b"}, {false, false}},
-      {"momentumNtXent", {"z1", "z2", "k1", "k2"}, {false, false, false, false}},
-      {"ntXent", {"anchors", "candidates", "positiveIndex", "selfIndex"}, {false, false, false, true}},
-      {"infoNce", {"q", "kPos", "keys", "valid", "sampleIndex", "queryIndex"}, {false, false, true, true, true, true}},
-      {"byolLoss", {"p", "k"}, {false, false}},
+      {"ntXentPair", {"a", "b"}, {false, false},
+       [](Napi::Env env, Inputs& in, const Napi::Object& o) { return ntXentPair(in[0], in[1], temperatureOption(env, o)); }},
+      {"momentumNtXent", {"z1", "z2", "k1", "k2"}, {false, false, false, false},
+       [](Napi::Env env, Inputs& in, const Napi::Object& o) { return momentumNtXent(in[0], in[1], in[2], in[3], temperatureOption(env, o)); }},
+      {"ntXent", {"anchors", "candidates", "positiveIndex", "selfIndex"}, {false, false, false, true},
+       [](Napi::Env env, Inputs& in, const Napi::Object& o) { return ntXent(in[0], in[1], in[2], in[3], temperatureOption(env, o)); }},
+      {"infoNce", {"q", "kPos", "keys", "valid", "sampleIndex", "queryIndex"}, {false, false, true, true, true, true},
+       [](Napi::Env env, Inputs& in, const Napi::Object& o) {
+         Napi::Value ib = o.Get("inBatchNegatives");
+         if (!ib.IsUndefined() && !ib.IsBoolean()) throwTypeError(env, "inBatchNegatives must be a boolean");
+         const bool inBatch = ib.IsBoolean() && ib.As<Napi::Boolean>().Value();
+         // JS has no bool typed array; uint8 masks are accepted.
+         if (in[3].defined() && in[3].scalar_type() == at::kByte) in[3] = in[3].to(at::kBool);
+         return infoNce(in[0], in[1], InfoNceNegatives{in[2], in[3], in[4]}, in[5], inBatch, optionOr(env, o, "temperature", "infonce", "temperature"));
+       }},
+      {"byolLoss", {"p", "k"}, {false, false}, [](Napi::Env, Inputs& in, const Napi::Object&) { return byolLoss(in[0], in[1]); }},
+      {"negativeCosine", {"p", "z"}, {false, false}, [](Napi::Env, Inputs& in, const Napi::Object&) { return negativeCosine(in[0], in[1]); }},
+      // Two global student views, up to two local ones, the two teacher views, the centre.
+      {"dinoLoss", {"student1", "student2", "student3", "student4", "teacher1", "teacher2", "center"}, {false, false, true, true, false, false, false},
+       [](Napi::Env env, Inputs& in, const Napi::Object& o) {
+         std::vector<at::Tensor> student;
+         for (int i = 0; i < 4; ++i) {
+           if (in[i].defined()) student.push_back(in[i]);
+         }
+         return dinoLoss(student, {in[4], in[5]}, in[6], optionOr(env, o, "studentTemperature", "dino", "studentTemperature"),
+                         optionOr(env, o, "teacherTemperature", "dino", "teacherTemperature"));
+       }},
   };
   return all;
-}
-
-double temperatureOption(Napi::Env env, const Napi::Object& o) {
-  Napi::Value v = o.Get("temperature");
-  if (v.IsUndefined()) return 0.2;  // design §3 default
-  if (!v.IsNumber()) throwTypeError(env, "temperature must be a number");
-  return v.As<Napi::Number>().DoubleValue();
 }
 
 Napi::Value lossValueAndGrad(const Napi::CallbackInfo& info) {
@@ -50,10 +81,12 @@ Napi::Value lossValueAndGrad(const Napi::CallbackInfo& info) {
     }
     const std::string name = info[0].As<Napi::String>();
     const LossSpec* spec = nullptr;
+    std::string known;
     for (const auto& s : specs()) {
       if (name == s.name) spec = &s;
+      known += (known.empty() ? "" : ", ") + std::string(s.name);
     }
-    if (!spec) throwTypeError(env, "loss must be one of ntXentPair, momentumNtXent, ntXent, infoNce, byolLoss; got '" + name + "'");
+    if (!spec) throwTypeError(env, "loss must be one of " + known + "; got '" + name + "'");
     auto arr = info[1].As<Napi::Array>();
     if (arr.Length() != spec->args.size()) {
       throwTypeError(env, name + ": inputs must have " + std::to_string(spec->args.size()) + " entries, got " +
@@ -77,24 +110,8 @@ Napi::Value lossValueAndGrad(const Napi::CallbackInfo& info) {
       }
       in[i] = t;
     }
-    // JS has no bool typed array; uint8 masks are accepted.
-    if (name == "infoNce" && in[3].defined() && in[3].scalar_type() == at::kByte) in[3] = in[3].to(at::kBool);
 
-    at::Tensor loss;
-    if (name == "ntXentPair") {
-      loss = ntXentPair(in[0], in[1], temperatureOption(env, options));
-    } else if (name == "momentumNtXent") {
-      loss = momentumNtXent(in[0], in[1], in[2], in[3], temperatureOption(env, options));
-    } else if (name == "ntXent") {
-      loss = ntXent(in[0], in[1], in[2], in[3], temperatureOption(env, options));
-    } else if (name == "infoNce") {
-      Napi::Value ib = options.Get("inBatchNegatives");
-      if (!ib.IsUndefined() && !ib.IsBoolean()) throwTypeError(env, "inBatchNegatives must be a boolean");
-      bool inBatch = ib.IsBoolean() && ib.As<Napi::Boolean>().Value();
-      loss = infoNce(in[0], in[1], InfoNceNegatives{in[2], in[3], in[4]}, in[5], inBatch, temperatureOption(env, options));
-    } else {
-      loss = byolLoss(in[0], in[1]);
-    }
+    at::Tensor loss = spec->compute(env, in, options);
 
     std::vector<at::Tensor> grads;
     if (!leaves.empty() && loss.requires_grad()) {

@@ -1,4 +1,4 @@
-// NativeQueue: JS handle on a mssl::NegativeQueue (design §4). Synchronous: enqueue/state are
+// NativeNegativeQueue: JS handle on a mssl::NegativeQueue (design §4). Synchronous: enqueue/state are
 // small copies. Masks cross to JS as uint8 (JS has no bool typed array).
 #include <torch/torch.h>
 
@@ -15,10 +15,10 @@ namespace mssl::napi {
 namespace {
 
 int64_t intArg(Napi::Env env, const Napi::Value& v, const char* name) {
-  if (!v.IsNumber()) throwTypeError(env, std::string("NativeQueue: ") + name + " must be an integer");
+  if (!v.IsNumber()) throwTypeError(env, std::string("NegativeQueue: ") + name + " must be an integer");
   double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= -9.0e15 && d <= 9.0e15) || d != static_cast<double>(static_cast<int64_t>(d))) {
-    throwRangeError(env, std::string("NativeQueue: ") + name + " must be an integer, got " + std::to_string(d));
+    throwRangeError(env, std::string("NegativeQueue: ") + name + " must be an integer, got " + std::to_string(d));
   }
   return static_cast<int64_t>(d);
 }
@@ -26,7 +26,7 @@ int64_t intArg(Napi::Env env, const Napi::Value& v, const char* name) {
 class QueueWrap : public Napi::ObjectWrap<QueueWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
-    return DefineClass(env, "NativeQueue",
+    return DefineClass(env, "NativeNegativeQueue",
                        {
                            InstanceAccessor<&QueueWrap::size>("size"),
                            InstanceAccessor<&QueueWrap::dim>("dim"),
@@ -52,7 +52,7 @@ class QueueWrap : public Napi::ObjectWrap<QueueWrap> {
       if (info.Length() > 2 && !info[2].IsUndefined()) {
         std::string s = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
         if (s == "float64") dt = at::kDouble;
-        else if (s != "float32") throwTypeError(env, "NativeQueue: dtype must be 'float32' or 'float64'");
+        else if (s != "float32") throwTypeError(env, "NegativeQueue: dtype must be 'float32' or 'float64'");
       }
       // Shared: a native training step will need to hold the queue beyond this JS handle.
       q_ = std::make_shared<NegativeQueue>(size, dim, torch::TensorOptions().dtype(dt));
@@ -142,7 +142,7 @@ class QueueWrap : public Napi::ObjectWrap<QueueWrap> {
   std::shared_ptr<NegativeQueue> q_;
 };
 
-void init(Napi::Env env, Napi::Object exports) { exports.Set("NativeQueue", QueueWrap::define(env)); }
+void init(Napi::Env env, Napi::Object exports) { exports.Set("NativeNegativeQueue", QueueWrap::define(env)); }
 
 }  // namespace
 

@@ -1,12 +1,13 @@
 // What `npm run reproduce` runs: the configurations, the two budgets, and one run's record.
-import type { EmaParts, PartGradStats } from '../../lib';
+import type { EmaParts, MethodName, PartGradStats } from '../../lib';
 
 export interface Variant {
   id: string;
   label: string;
-  method: 'simclr' | 'moco';
+  method: MethodName;
   ema: EmaParts;
-  group: 'method' | 'first-k' | 'last-k';
+  /** 'framework': the same EMA questions asked of SimSiam, BYOL and DINO (not in the committed full run). */
+  group: 'method' | 'first-k' | 'last-k' | 'framework';
 }
 
 export const BACKBONE = ['stem', 'layer1', 'layer2', 'layer3', 'layer4'] as const;
@@ -32,6 +33,14 @@ export const VARIANTS: Variant[] = [
     ema: [...BACKBONE.slice(6 - k), 'projector'],
     group: 'last-k',
   })),
+  // The second framework: momentum-free SimSiam with EMA plugged in, BYOL with and without a
+  // backbone EMA, and DINO (multi-crop, EMA teacher).
+  { id: 'simsiam', label: 'SimSiam', method: 'simsiam', ema: 'none', group: 'framework' },
+  { id: 'simsiam-full', label: 'SimSiam + full EMA', method: 'simsiam', ema: 'full', group: 'framework' },
+  { id: 'simsiam-projector', label: 'SimSiam + projector-only EMA', method: 'simsiam', ema: 'projector', group: 'framework' },
+  { id: 'byol', label: 'BYOL (full EMA)', method: 'byol', ema: 'full', group: 'framework' },
+  { id: 'byol-projector', label: 'BYOL + projector-only EMA', method: 'byol', ema: 'projector', group: 'framework' },
+  { id: 'dino', label: 'DINO (full EMA teacher, multi-crop)', method: 'dino', ema: 'full', group: 'framework' },
 ];
 
 /** The run id of last-k: last-1 is the projector-only configuration. */

@@ -28,8 +28,10 @@ describe('SslModel training step', () => {
     ['SimCLR', {}],
     ['SimCLR + full EMA', { ema: { parts: 'full', base: 0.9, final: 0.9 } }],
     ['SimCLR + projector-only EMA', { ema: { parts: 'projector', base: 0.9, final: 0.9 } }],
-    ['MoCo (queue)', { ema: { parts: 'full', base: 0.9, final: 0.9 }, loss: { name: 'infonce', queueSize: 128, temperature: 0.2 } }],
-    ['BYOL', { ema: { parts: 'full', base: 0.9, final: 0.9 }, predictor: { hiddenDim: 64 }, loss: { name: 'byol' } }],
+    ['MoCo (queue)', { ema: { parts: 'full', base: 0.9, final: 0.9 }, objective: { name: 'infonce', queueSize: 128, temperature: 0.2 } }],
+    ['BYOL', { ema: { parts: 'full', base: 0.9, final: 0.9 }, predictor: { hiddenDim: 64 }, objective: { name: 'byol' } }],
+    ['SimSiam', { predictor: { hiddenDim: 16 }, projector: { lastBn: true }, objective: { name: 'simsiam' } }],
+    ['SimSiam + projector-only EMA', { ema: { parts: 'projector', base: 0.9, final: 0.9 }, predictor: { hiddenDim: 16 }, projector: { lastBn: true }, objective: { name: 'simsiam' } }],
   ];
 
   test.each(methods)('%s: the loss falls over 30 steps', async (_name, over) => {
@@ -51,7 +53,26 @@ describe('SslModel training step', () => {
     const last = mean(losses.slice(-5));
     expect(last).toBeLessThan(first);
     model.dispose();
+  });
 
+  test('DINO (2 local crops, EMA teacher): the teacher does not collapse over 30 steps', async () => {
+    // DINO's loss need not fall while the teacher sharpens (τ_t warms up) and the centre moves;
+    // its failure mode is collapse: one prototype taking all the mass (teacher entropy → 0) or a
+    // uniform teacher (entropy → log K). With K = 64 (log K = 4.16) the teacher must stay inside
+    // [0.5, log K − 0.01] nats every step: 0.5 is 12 % of log K, far above a one-hot teacher.
+    const data = syntheticImages(BATCH * 4, 3, SIZE, 7);
+    const model = SslModel.create(tiny({ ema: { parts: 'full', base: 0.9, final: 0.9 }, projector: { prototypes: 64 }, augment: { localCrops: 2 }, objective: { name: 'dino' } }));
+    for (let s = 0; s < 30; s++) {
+      const { images, index } = data.batch(s % 4, BATCH);
+      const r = await model.step(images, index);
+      disposeAll(images, index);
+      expect(Number.isFinite(r.loss)).toBe(true);
+      expect(r.objective.teacherEntropy).toBeGreaterThan(0.5);
+      expect(r.objective.teacherEntropy).toBeLessThan(Math.log(64) - 0.01);
+      expect(r.objective.teacherTemperature).toBeGreaterThanOrEqual(0.04);
+    }
+    expect(model.forwardCounts().online).toEqual([120, 120, 120, 120, 120, 120]); // 4 views × 30 steps
+    model.dispose();
   });
 
   test('phase timings, LR and momentum schedules over the whole run', async () => {
@@ -65,7 +86,7 @@ describe('SslModel training step', () => {
       expect(r.momentum).toBeCloseTo(m, 12);
       const lr = t < 2 ? (0.2 * (t + 1)) / 2 : 0.2 * 0.5 * (1 + Math.cos((Math.PI * (t - 2)) / (T - 2)));
       expect(r.lr).toBeCloseTo(lr, 6);
-      for (const k of ['augment', 'forward', 'keyBranch', 'loss', 'backward', 'optimizer', 'ema', 'enqueue'] as const) {
+      for (const k of ['augment', 'forward', 'keyBranch', 'loss', 'backward', 'optimizer', 'ema', 'objectiveUpdate'] as const) {
         expect(r.ms[k]).toBeGreaterThanOrEqual(0);
       }
       expect(r.ms.forward).toBeGreaterThan(0);
@@ -116,13 +137,15 @@ describe('SslModel training step', () => {
 describe('SslModel bad input', () => {
   test('bad configs name the field and allowed values', () => {
     expect(thrown(() => SslModel.create(tiny({ ema: { parts: ['layer9' as 'layer1'] } }))).message).toMatch(/unknown part 'layer9'; allowed: stem, layer1/);
-    expect(thrown(() => SslModel.create(tiny({ loss: { temperature: 0 } }))).message).toMatch(/temperature must be a finite number > 0/);
-    expect(thrown(() => SslModel.create(tiny({ loss: { temperature: -1 } }))).name).toBe('RangeError');
+    expect(thrown(() => SslModel.create(tiny({ objective: { temperature: 0 } }))).message).toMatch(/objective.temperature must be a number in \[0.01, 10\], got 0/);
+    expect(thrown(() => SslModel.create(tiny({ objective: { temperature: -1 } }))).name).toBe('RangeError');
     expect(thrown(() => SslModel.create(tiny({ ema: { base: 1.5 } }))).message).toMatch(/momentum .* must be in \[0, 1\]/);
-    expect(thrown(() => SslModel.create(tiny({ loss: { name: 'infonce', queueSize: 0 } }))).message).toMatch(/queueSize >= 1 or inBatchNegatives/);
-    expect(thrown(() => SslModel.create(tiny({ loss: { name: 'infonce', queueSize: -4 } }))).message).toMatch(/loss.queueSize must be in \[0/);
+    expect(thrown(() => SslModel.create(tiny({ objective: { name: 'infonce', queueSize: 0 } }))).message).toMatch(/queueSize >= 1 or objective.inBatchNegatives/);
+    expect(thrown(() => SslModel.create(tiny({ objective: { name: 'infonce', queueSize: -4 } }))).message).toMatch(/objective.queueSize must be an integer in \[0, /);
     expect(thrown(() => SslModel.create(tiny({ backbone: { depth: 20 as 18 } }))).message).toMatch(/depth/);
-    expect(thrown(() => SslModel.create(tiny({ loss: { name: 'byol' } }))).message).toMatch(/needs a predictor/);
+    expect(thrown(() => SslModel.create(tiny({ objective: { name: 'byol' } }))).message).toMatch(/needs a predictor/);
+    expect(thrown(() => SslModel.create(tiny({ objective: { name: 'dino' } }))).message).toMatch(/needs a prototype layer: set projector.prototypes >= 1/);
+    expect(thrown(() => SslModel.create(tiny({ augment: { localCrops: 2 } }))).message).toMatch(/augment.localCrops applies to multi-crop objectives/);
     expect(thrown(() => SslModel.create({ typo: 1 } as unknown as DeepPartial<SslConfig>)).message).toMatch(/config.typo is not a known option/);
   });
 
@@ -146,7 +169,7 @@ describe('SslModel bad input', () => {
     expect(model.forwardCounts().online).toEqual([0, 0, 0, 0, 0, 0]);
     model.dispose();
     expect(model.disposed).toBe(true);
-    expect(() => model.summary()).toThrow(/trainer has been disposed/);
+    expect(() => model.summary()).toThrow(/model has been disposed/);
     disposeAll(wrongChannels, notUint8, single, flat, badIndex);
   });
 });

@@ -1,6 +1,6 @@
-// NegativeKeyQueue through JS: the rules of design §4 and checkpoint round trip.
+// NegativeQueue through JS: the rules of design §4 and checkpoint round trip.
 import { infoNce } from '../../lib/losses';
-import { NegativeKeyQueue } from '../../lib/queue';
+import { NegativeQueue } from '../../lib/queue';
 import { disposeAll, memory, Tensor } from '../../lib/tensor';
 import { expectThrows } from '../helpers/errors';
 
@@ -26,19 +26,19 @@ function rows(n: number, dim: number, seed: number): Tensor {
     [n, dim],
   );
 }
-function enqueue(q: NegativeKeyQueue, samples: number[], dim: number): void {
+function enqueue(q: NegativeQueue, samples: number[], dim: number): void {
   const k = keysFor(samples, dim);
   const s = i64(samples);
   q.enqueue(k, s);
   disposeAll(k, s);
 }
-function indices(q: NegativeKeyQueue): number[] {
+function indices(q: NegativeQueue): number[] {
   const n = q.negatives();
   const out = Array.from(n.sampleIndex.toTypedArray() as BigInt64Array, Number);
   disposeAll(n);
   return out;
 }
-function validFlags(q: NegativeKeyQueue): number[] {
+function validFlags(q: NegativeQueue): number[] {
   const n = q.negatives();
   const out = Array.from(n.valid.toTypedArray() as Uint8Array);
   disposeAll(n);
@@ -55,7 +55,7 @@ afterEach(() => {
 });
 
 test('starts empty: every slot invalid, and the loss ignores them', () => {
-  const q = new NegativeKeyQueue(6, 4, { dtype: 'float64' });
+  const q = new NegativeQueue(6, 4, { dtype: 'float64' });
   expect([q.size, q.dim, q.pointer, q.numValid]).toEqual([6, 4, 0, 0]);
   expect(validFlags(q)).toEqual([0, 0, 0, 0, 0, 0]);
   const x = rows(3, 4, 1);
@@ -67,7 +67,7 @@ test('starts empty: every slot invalid, and the loss ignores them', () => {
 });
 
 test("a sample's own key is never its negative in the step: loss first, then enqueue", () => {
-  const q = new NegativeKeyQueue(16, 8, { dtype: 'float64' });
+  const q = new NegativeQueue(16, 8, { dtype: 'float64' });
   const old = rows(5, 8, 2);
   const oldIdx = i64(range(100, 5));
   q.enqueue(old, oldIdx);
@@ -82,7 +82,7 @@ test("a sample's own key is never its negative in the step: loss first, then enq
   expect(q.numValid).toBe(9);
 
   // Had the keys been enqueued first, they would have been negatives of the same step.
-  const first = new NegativeKeyQueue(16, 8, { dtype: 'float64' });
+  const first = new NegativeQueue(16, 8, { dtype: 'float64' });
   first.loadState(saved);
   first.enqueue(key, qi);
   const after = first.negatives();
@@ -98,7 +98,7 @@ test("a sample's own key is never its negative in the step: loss first, then enq
 });
 
 test('wraps around when the size is not a multiple of the batch', () => {
-  const q = new NegativeKeyQueue(10, 16, { dtype: 'float64' });
+  const q = new NegativeQueue(10, 16, { dtype: 'float64' });
   for (let s = 0; s < 3; ++s) enqueue(q, range(4 * s, 4), 16);
   expect(q.pointer).toBe(2);
   expect(q.numValid).toBe(10);
@@ -113,7 +113,7 @@ test('wraps around when the size is not a multiple of the batch', () => {
 });
 
 test('accepts a partial last batch and a batch larger than the queue', () => {
-  const q = new NegativeKeyQueue(8, 16);
+  const q = new NegativeQueue(8, 16);
   enqueue(q, range(0, 3), 16);
   enqueue(q, range(3, 3), 16);
   expect([q.pointer, q.numValid]).toEqual([6, 6]);
@@ -127,7 +127,7 @@ test('accepts a partial last batch and a batch larger than the queue', () => {
 });
 
 test('negatives with the same sample index as the query are masked', () => {
-  const q = new NegativeKeyQueue(8, 4, { dtype: 'float64' });
+  const q = new NegativeQueue(8, 4, { dtype: 'float64' });
   const k = f64(new Array(24).fill(1), [6, 4]);
   const s = i64([0, 1, 2, 3, 1, 3]); // queue larger than an epoch: samples repeat
   q.enqueue(k, s);
@@ -142,7 +142,7 @@ test('negatives with the same sample index as the query are masked', () => {
 });
 
 test('state() / loadState() round trip, validated', () => {
-  const a = new NegativeKeyQueue(7, 5, { dtype: 'float64' });
+  const a = new NegativeQueue(7, 5, { dtype: 'float64' });
   for (const [from, seed] of [[0, 4], [4, 5]]) {
     const k = rows(4, 5, seed);
     const s = i64(range(from, 4));
@@ -151,7 +151,7 @@ test('state() / loadState() round trip, validated', () => {
   }
   const st = a.state();
   expect(st.pointer).toBe(1);
-  const b = new NegativeKeyQueue(7, 5, { dtype: 'float64' });
+  const b = new NegativeQueue(7, 5, { dtype: 'float64' });
   b.loadState(st);
   expect([b.pointer, b.numValid]).toEqual([a.pointer, a.numValid]);
   const batch = rows(3, 5, 6);
@@ -166,7 +166,7 @@ test('state() / loadState() round trip, validated', () => {
   expect(b.pointer).toBe(a.pointer);
 
   // Rejected states change nothing.
-  const wrongShape = new NegativeKeyQueue(7, 4, { dtype: 'float64' });
+  const wrongShape = new NegativeQueue(7, 4, { dtype: 'float64' });
   expectThrows(() => wrongShape.loadState(st), 'TypeError', /keys must be a floating tensor of shape \[7, 4\]/);
   expectThrows(() => b.loadState({ ...st, pointer: 7 }), 'RangeError', /pointer must be in \[0, 7\)/);
   expect(b.pointer).toBe(a.pointer);
@@ -176,10 +176,10 @@ test('state() / loadState() round trip, validated', () => {
 });
 
 test('argument errors and dispose()', () => {
-  expect(() => new NegativeKeyQueue(0, 4)).toThrow(RangeError);
-  expect(() => new NegativeKeyQueue(0, 4)).toThrow(/size must be an integer >= 1/);
-  expect(() => new NegativeKeyQueue(4, 4, { dtype: 'int32' as 'float32' })).toThrow(TypeError);
-  const q = new NegativeKeyQueue(4, 3);
+  expect(() => new NegativeQueue(0, 4)).toThrow(expect.objectContaining({ name: 'RangeError' }));
+  expect(() => new NegativeQueue(0, 4)).toThrow(/size must be an integer >= 1/);
+  expect(() => new NegativeQueue(4, 4, { dtype: 'int32' as 'float32' })).toThrow(expect.objectContaining({ name: 'TypeError' }));
+  const q = new NegativeQueue(4, 3);
   const wrong = rows(2, 5, 7);
   const idx = i64([0, 1]);
   expectThrows(() => q.enqueue(wrong, idx), 'TypeError', /keys must have shape \[B, 3\]/);

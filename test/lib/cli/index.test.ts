@@ -75,6 +75,9 @@ describe('momentum-ssl CLI', () => {
       expect(p.stdout).toContain(f);
     }
     expect(p.stdout).toMatch(/simclr: SimCLR/);
+    // Each method's own flags, named after their method.
+    expect(p.stdout).toMatch(/--variant v2\|v3 +moco: variant/);
+    expect(p.stdout).toMatch(/--local-crops N +dino: local crops/);
     const e = await run(['embed', '-h']);
     expect(e.stdout).toMatch(/--output FILE/);
     expect(e.stdout).toMatch(/NumPy format 1\.0/);
@@ -138,7 +141,7 @@ describe('momentum-ssl CLI', () => {
     const o = JSON.parse(j.stdout);
     expect(typeof o.torchVersion).toBe('string');
     expect(typeof o.cudaAvailable).toBe('boolean');
-    expect(o.methods).toEqual(['simclr', 'moco', 'byol']);
+    expect(o.methods).toEqual(['simclr', 'moco', 'byol', 'simsiam', 'dino']);
   });
 
   test('tiny pretrain (config file + flags), then embed (.npy and raw), eval, and errors', async () => {
@@ -147,10 +150,10 @@ describe('momentum-ssl CLI', () => {
     const r = cli(['pretrain', '--config', conf, '--steps', '2', '--width', '0.25', '--set', 'optimizer.warmupSteps=1', '--out', out, '--progress', 'none']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/trained: simclr \(ema projector, loss ntxent\) on .* 2 steps/);
+    expect(r.stdout).toMatch(/trained: simclr \(ema projector, objective ntxent\) on .* 2 steps/);
     for (const f of ['checkpoint.pt', 'run.json', 'metrics.jsonl', 'backbone.pt']) expect(fs.existsSync(path.join(out, f))).toBe(true);
     const run0 = JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8'));
-    expect(run0.config.projector).toEqual({ hiddenDim: 32, outDim: 16 });
+    expect(run0.config.projector).toEqual({ hiddenDim: 32, outDim: 16, lastBn: false, prototypes: 0 });
     expect(run0.config.optimizer.warmupSteps).toBe(1);
     expect(run0.config.totalSteps).toBe(2);
     expect(run0.batchSize).toBe(16);
@@ -221,6 +224,22 @@ describe('momentum-ssl CLI', () => {
     expect(cdr.code).toBe(1);
     expect(cdr.stderr.split('\n')[0]).toMatch(/train-images-idx3-ubyte: truncated/);
     expect(cdr.stderr).toMatch(/\n\s+at /);
+  });
+
+  test.each([
+    ['simsiam', ['--ema', 'projector'], 'objective simsiam'],
+    ['dino', ['--local-crops', '2', '--prototypes', '32'], 'objective dino'],
+  ])('pretrain --method %s trains from the CLI', async (method, extra, expected) => {
+    const o = path.join(dir, `run-${method}`);
+    const r = await run(['pretrain', '--dataset', data, '--method', method, ...extra, '--steps', '2', '--batch-size', '16', '--width', '0.125', '--out', o, '--progress', 'none']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(expected);
+    expect(JSON.parse(fs.readFileSync(path.join(o, 'run.json'), 'utf8')).config.objective.name).toBe(method);
+    // A method's own flag on another method is a usage error naming its owner.
+    const bad = await run(['pretrain', '--dataset', data, '--method', 'simclr', '--local-crops', '2', '--out', path.join(dir, 'bad')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--local-crops applies to dino, not to method 'simclr'/);
   });
 
   test('npy writer/reader round trip', () => {

@@ -50,7 +50,7 @@ describe('pretrain / evaluateRepresentation', () => {
   test('runConfig: method preset, data-derived channels and size, schedules span the run', () => {
     const c = runConfig({ method: 'simclr', ema: 'projector', seed: 4, model: tinyModel }, { sampleShape: [1, 28, 28] }, 123);
     expect(c.ema.parts).toBe('projector');
-    expect(c.loss.name).toBe('ntxent');
+    expect(c.objective.name).toBe('ntxent');
     expect(c.backbone.inChannels).toBe(1);
     expect(c.augment.outSize).toBe(28);
     expect(c.totalSteps).toBe(123);
@@ -60,7 +60,7 @@ describe('pretrain / evaluateRepresentation', () => {
     const d = runConfig({ method: 'moco', seed: 0, model: { augment: { outSize: 32 }, totalSteps: 5 } }, { sampleShape: [3, 28, 28] }, 10);
     expect(d.augment.outSize).toBe(32);
     expect(d.totalSteps).toBe(10);
-    expect(d.loss.name).toBe('infonce');
+    expect(d.objective.name).toBe('infonce');
   });
 
   test('bad method, EMA part and config types are ConfigErrors naming the culprit', async () => {

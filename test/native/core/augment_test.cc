@@ -191,6 +191,48 @@ MSSL_TEST(augment_random_crop_boxes_valid) {
   CHECK(at::equal(std::get<0>(p.jitterOrder.sort(1)), at::arange(4, at::kLong).expand({2000, 4})));
 }
 
+MSSL_TEST(augment_multi_crop_local_views) {
+  AugmentConfig c;
+  c.outSize = 16;
+  c.scaleMin = 0.4;
+  c.localCrops = 3;
+  c.localScaleMin = 0.05;
+  c.localScaleMax = 0.3;
+  c.blurP = 1.0;  // the blur kernel must fit the small views
+  BatchAugmenter aug(c, 5);
+  auto x = at::randint(0, 256, {4, 3, 20, 20}, at::kByte);
+  auto views = aug.views(x, 2);
+  CHECK(views.size() == 5);
+  for (int i = 0; i < 2; ++i) CHECK(views[i].sizes() == at::IntArrayRef({4, 3, 16, 16}));
+  // Auto local size: 3/7 of outSize (DINO's 96 of 224), rounded up.
+  CHECK(c.effectiveLocalSize() == 7);
+  for (int i = 2; i < 5; ++i) CHECK(views[i].sizes() == at::IntArrayRef({4, 3, 7, 7}));
+  for (const auto& v : views) CHECK(at::isfinite(v).all().item<bool>());
+  // Local boxes cover [localScaleMin, localScaleMax] of the area, global ones [scaleMin, 1].
+  auto local = aug.sample(2000, 20, 20, /*local=*/true);
+  auto area = local.cropBox.select(1, 2) * local.cropBox.select(1, 3) / 400.0;
+  CHECK(area.max().item<double>() <= 0.3 * 1.25);
+  CHECK(local.outSize == 7);
+  auto global = aug.sample(2000, 20, 20);
+  auto garea = global.cropBox.select(1, 2) * global.cropBox.select(1, 3) / 400.0;
+  CHECK(garea.min().item<double>() >= 0.4 * 0.8);
+  // The same seed gives the same views; without local crops views() is two calls of operator().
+  BatchAugmenter again(c, 5);
+  auto views2 = again.views(x, 2);
+  for (size_t i = 0; i < views.size(); ++i) CHECK(at::equal(views[i], views2[i]));
+  AugmentConfig g = c;
+  g.localCrops = 0;
+  BatchAugmenter a1(g, 8), a2(g, 8);
+  auto two = a1.views(x, 2);
+  CHECK(two.size() == 2 && at::equal(two[0], a2(x)) && at::equal(two[1], a2(x)));
+  AugmentConfig bad = c;
+  bad.localScaleMax = 1.5;
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { bad.validate(3); }, "localScale"));
+  bad = c;
+  bad.localCrops = -1;
+  CHECK(mssl_test::throwsAs<std::out_of_range>([&] { bad.validate(3); }, "localCrops"));
+}
+
 MSSL_TEST(augment_colour_ops) {
   namespace ops = mssl::augment_ops;
   auto x = randomImages(4, 3, 8, 8, 3).to(at::kFloat) / 255;
@@ -374,31 +416,4 @@ MSSL_TEST(augment_rejects_bad_inputs_and_config) {
   expectRange([&] { BatchAugmenter(cfg([](AugmentConfig& c) { c.std = {0.5, 0, 0.5}; }), 0); }, "std");
   expectInvalid([&] { BatchAugmenter(cfg([](AugmentConfig& c) { c.mean = {0.5, 0.5}; }), 0); }, "mean");
   expectInvalid([&] { cfg([](AugmentConfig& c) { c.std = {0.5}; }).validate(3); }, "std");
-}
-
-// Opt-in timing (MSSL_BENCH=1), not a test of behaviour: prints rough throughput. npm run bench
-// measures it against torchvision.
-MSSL_TEST(augment_throughput) {
-  const char* on = std::getenv("MSSL_BENCH");
-  if (!on || std::string(on) != "1") return;
-  auto bench = [](AugmentConfig c, int64_t C, int64_t S) {
-    BatchAugmenter aug(c, 0);
-    auto x = randomImages(256, C, S, S, 0);
-    aug(x);  // warm-up
-    const int iters = 10;
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < iters; ++i) aug(x);
-    double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::cout << "     batch 256 " << C << "x" << S << "x" << S << ": " << static_cast<int64_t>(256 * iters / sec) << " images/s ("
-              << at::get_num_threads() << " threads)\n";
-  };
-  AugmentConfig small;
-  small.outSize = 28;
-  small.scaleMin = 0.2;
-  bench(small, 1, 28);
-  bench(AugmentConfig{}, 3, 32);
-  AugmentConfig withBlur;
-  withBlur.blurP = 0.5;
-  withBlur.solarizeP = 0.2;
-  bench(withBlur, 3, 32);
 }

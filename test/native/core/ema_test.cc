@@ -1,5 +1,5 @@
 // Fused EMA (design §2): equality with the per-parameter reference, dtypes, optimizers over
-// re-pointed parameters, rebind after .to()/load, validation; MSSL_BENCH=1 prints a timing.
+// re-pointed parameters, rebind after .to()/load, validation.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -294,69 +294,5 @@ MSSL_TEST(ema_validation) {
     f.update(3);
   } catch (const std::out_of_range& e) {
     CHECK(std::string(e.what()).find("m (momentum) must be in [0, 1]") != std::string::npos);
-  }
-}
-
-// Opt-in timing (MSSL_BENCH=1): a ResNet-18-shaped set of fp32 tensors (≈11.7 M parameters).
-MSSL_TEST(ema_bench_fused_vs_reference) {
-  const char* on = std::getenv("MSSL_BENCH");
-  if (!on || std::string(on) != "1") return;
-  std::vector<std::vector<int64_t>> shapes = {{64, 3, 7, 7}, {64}, {64}};
-  auto block = [&](int64_t cin, int64_t cout, bool down) {
-    shapes.push_back({cout, cin, 3, 3});
-    shapes.push_back({cout});
-    shapes.push_back({cout});
-    shapes.push_back({cout, cout, 3, 3});
-    shapes.push_back({cout});
-    shapes.push_back({cout});
-    if (down) {
-      shapes.push_back({cout, cin, 1, 1});
-      shapes.push_back({cout});
-      shapes.push_back({cout});
-    }
-  };
-  block(64, 64, false), block(64, 64, false);
-  block(64, 128, true), block(128, 128, false);
-  block(128, 256, true), block(256, 256, false);
-  block(256, 512, true), block(512, 512, false);
-  shapes.push_back({1000, 512});
-  shapes.push_back({1000});
-  auto online = randomSet(shapes);
-  auto emaF = clones(online), emaR = clones(online);
-  auto onlineR = clones(online);
-  mssl::FusedEma fused(online, emaF);
-  const int iters = 30;
-  auto time = [&](auto&& fn) {
-    for (int i = 0; i < 3; ++i) fn();
-    std::vector<double> ms;
-    for (int i = 0; i < iters; ++i) {
-      auto t0 = std::chrono::steady_clock::now();
-      fn();
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2];
-  };
-  double tf = time([&] { fused.update(0.996); });
-  double tr = time([&] { mssl::emaUpdateReference(onlineR, emaR, 0.996); });
-  const double n = static_cast<double>(fused.numel());
-  std::cout << "  bench: " << fused.numel() << " fp32 params in " << online.size() << " tensors, " << at::get_num_threads()
-            << " threads: fused " << tf << " ms (" << 12.0 * n / tf / 1e6 << " GB/s), per-parameter reference " << tr
-            << " ms (median of " << iters << ")\n";
-  if (torch::cuda::is_available()) {
-    torch::Device cuda(torch::kCUDA, 0);
-    auto onlineC = randomSet(shapes, torch::kFloat, cuda);
-    auto emaC = clones(onlineC), onlineCR = clones(onlineC), emaCR = clones(onlineC);
-    mssl::FusedEma fusedC(onlineC, emaC);
-    double tfc = time([&] {
-      fusedC.update(0.996);
-      torch::cuda::synchronize();
-    });
-    double trc = time([&] {
-      mssl::emaUpdateReference(onlineCR, emaCR, 0.996);
-      torch::cuda::synchronize();
-    });
-    std::cout << "  bench (CUDA): fused " << tfc << " ms (" << 12.0 * n / tfc / 1e6 << " GB/s), per-parameter reference " << trc
-              << " ms\n";
   }
 }

@@ -159,7 +159,10 @@ MSSL_TEST(queue_enqueue_argument_errors) {
   }
   CHECK_THROWS(q.enqueue(torch::randn({2, 3}), range(0, 3)));
   CHECK_THROWS(q.enqueue(torch::randn({2, 3}), torch::zeros({2}, torch::kInt)));
-  CHECK_THROWS(q.enqueue(torch::randn({2, 3}), idx({0, -1})));
+  CHECK_THROWS(q.enqueue(torch::randn({2, 3}), idx({0, -2})));
   CHECK_THROWS(q.enqueue(torch::full({2, 3}, std::nan("")), range(0, 2)));
   CHECK(q.numValid() == 0);
+  // -1 is an unknown sample: stored, and it never masks a query.
+  q.enqueue(torch::randn({2, 3}), idx({0, mssl::NegativeQueue::kUnknownSample}));
+  CHECK(q.numValid() == 2);
 }

@@ -90,7 +90,10 @@ struct JsonParser {
 };
 
 std::string repoRoot() {
-  // __FILE__ is absolute in CMake builds; otherwise the tests run from the repo root.
+#ifdef MSSL_REPO_ROOT
+  return MSSL_REPO_ROOT;  // set by CMakeLists.txt (ccache's base_dir makes __FILE__ relative)
+#endif
+  // __FILE__ is absolute in plain CMake builds; otherwise the tests run from the repo root.
   std::string f = __FILE__;
   const std::string tail = "test/native/core/resnet_test.cc";
   if (f.size() > tail.size() && f.compare(f.size() - tail.size(), tail.size(), tail) == 0) {

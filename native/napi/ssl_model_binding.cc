@@ -1,15 +1,13 @@
-// NativeTrainer: a StepRunner (model + optimizer + augmenter + queue) behind JS. step() and
-// embed() are async jobs on the torch worker; getters return the state as of the last settled job
-// so they never race a running step.
+// NativeSslModel: the core SslModel (networks + objective + optimizer + augmenter) behind JS.
+// step() and embed() are async jobs on the torch worker; getters return the state as of the last
+// settled job so they never race a running step.
 #include <cmath>
 #include <memory>
 
 #include "core/checkpoint.h"
 #include "core/ssl_model.h"
-#include "core/step_runner.h"
 #include "napi/addon.h"
-#include "napi/augment_config.h"
-#include "napi/config_reader.h"
+#include "napi/config_schema.h"
 #include "napi/errors.h"
 #include "napi/registry.h"
 #include "napi/tensor_wrap.h"
@@ -17,46 +15,6 @@
 namespace mssl::napi {
 
 namespace {
-
-void readConfig(const ConfigReader& r, SslModelConfig& m, StepConfig& s) {
-  ConfigReader bb = r.child("backbone");
-  bb.integer("depth", m.backbone.depth);
-  bb.string("stem", m.backbone.stem);
-  bb.integer("inChannels", m.backbone.inChannels);
-  bb.number("width", m.backbone.width);
-  bb.boolean("zeroInitResidual", m.backbone.zeroInitResidual);
-  ConfigReader proj = r.child("projector");
-  proj.integer("hiddenDim", m.projectorHidden, 1, 1 << 20);
-  proj.integer("outDim", m.projectorOut, 1, 1 << 20);
-  r.child("predictor").integer("hiddenDim", m.predictorHidden, 0, 1 << 20);
-  ConfigReader ema = r.child("ema");
-  ema.stringList("parts", m.emaParts);
-  ema.number("base", s.momentumBase);
-  ema.number("final", s.momentumFinal);
-  ConfigReader loss = r.child("loss");
-  loss.string("name", s.loss);
-  loss.number("temperature", s.temperature);
-  loss.integer("queueSize", s.queueSize, 0, int64_t(1) << 31);
-  loss.boolean("inBatchNegatives", s.inBatchNegatives);
-  ConfigReader opt = r.child("optimizer");
-  opt.string("name", s.optim.name);
-  opt.number("lr", s.lr);
-  opt.number("finalLr", s.finalLr);
-  opt.integer("warmupSteps", s.warmupSteps, 0);
-  opt.number("momentum", s.optim.momentum);
-  opt.number("weightDecay", s.optim.weightDecay);
-  opt.boolean("nesterov", s.optim.nesterov);
-  opt.number("eta", s.optim.eta);
-  opt.boolean("excludeBiasAndNorm", s.optim.excludeBiasAndNorm);
-  opt.number("beta1", s.optim.beta1);
-  opt.number("beta2", s.optim.beta2);
-  opt.number("eps", s.optim.eps);
-  s.augment = augmentConfigFromJs(r.env(), r.raw("augment"));
-  r.integer("totalSteps", s.totalSteps, 1);
-  r.seed("seed", s.seed);
-  r.string("device", s.device);
-  r.child("gradMonitor").boolean("enabled", s.gradMonitor);
-}
 
 // NaN (part not measured) becomes null so JSON logs stay valid.
 Napi::Array partStats(Napi::Env env, const PartStats& a) {
@@ -75,32 +33,29 @@ Napi::Array toArray(Napi::Env env, const std::array<int64_t, kNumParts>& a) {
 
 }  // namespace
 
-class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
+class SslModelWrap : public Napi::ObjectWrap<SslModelWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
-    return DefineClass(env, "NativeTrainer",
+    return DefineClass(env, "NativeSslModel",
                        {
-                           InstanceMethod<&TrainerWrap::step>("step"),
-                           InstanceMethod<&TrainerWrap::embed>("embed"),
-                           InstanceMethod<&TrainerWrap::probe>("probe"),
-                           InstanceMethod<&TrainerWrap::summary>("summary"),
-                           InstanceMethod<&TrainerWrap::forwardCounts>("forwardCounts"),
-                           InstanceMethod<&TrainerWrap::resetForwardCounts>("resetForwardCounts"),
-                           InstanceMethod<&TrainerWrap::save>("save"),
-                           InstanceMethod<&TrainerWrap::load>("load"),
-                           InstanceMethod<&TrainerWrap::exportStateDict>("exportStateDict"),
-                           InstanceMethod<&TrainerWrap::signature>("signature"),
-                           InstanceMethod<&TrainerWrap::dispose>("dispose"),
-                           InstanceAccessor<&TrainerWrap::disposed>("disposed"),
+                           InstanceMethod<&SslModelWrap::step>("step"),
+                           InstanceMethod<&SslModelWrap::embed>("embed"),
+                           InstanceMethod<&SslModelWrap::probe>("probe"),
+                           InstanceMethod<&SslModelWrap::summary>("summary"),
+                           InstanceMethod<&SslModelWrap::forwardCounts>("forwardCounts"),
+                           InstanceMethod<&SslModelWrap::resetForwardCounts>("resetForwardCounts"),
+                           InstanceMethod<&SslModelWrap::save>("save"),
+                           InstanceMethod<&SslModelWrap::load>("load"),
+                           InstanceMethod<&SslModelWrap::exportStateDict>("exportStateDict"),
+                           InstanceMethod<&SslModelWrap::signature>("signature"),
+                           InstanceMethod<&SslModelWrap::dispose>("dispose"),
+                           InstanceAccessor<&SslModelWrap::disposed>("disposed"),
                        });
   }
 
-  explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
+  explicit SslModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SslModelWrap>(info) {
     guarded(info.Env(), [&]() -> Napi::Value {
-      SslModelConfig m;
-      StepConfig s;
-      readConfig(ConfigReader(info.Env(), info[0], ""), m, s);
-      runner_ = std::make_shared<StepRunner>(m, s);
+      runner_ = std::make_shared<SslModel>(sslConfigFromJs(info.Env(), info[0]));
       snapshot();
       return info.Env().Undefined();
     });
@@ -114,13 +69,13 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   void snapshot() {
     if (!runner_) return;
     snap_.step = runner_->stepCount();
-    snap_.online = runner_->model().onlineForwardCounts();
-    snap_.key = runner_->model().keyForwardCounts();
+    snap_.online = runner_->networks().onlineForwardCounts();
+    snap_.key = runner_->networks().keyForwardCounts();
   }
 
   class StepJob : public Job {
    public:
-    StepJob(TrainerWrap* owner, std::shared_ptr<StepRunner> r, at::Tensor batch, at::Tensor index)
+    StepJob(SslModelWrap* owner, std::shared_ptr<SslModel> r, at::Tensor batch, at::Tensor index)
         : owner_(owner), runner_(std::move(r)), batch_(std::move(batch)), index_(std::move(index)) {}
     void execute() override { result_ = runner_->step(batch_, index_); }
     Napi::Value result(Napi::Env env) override {
@@ -134,24 +89,27 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       for (int p = 0; p < kNumPhases; ++p) ms.Set(phaseNames()[p], result_.ms[p]);
       o.Set("ms", ms);
       o.Set("gradRms", partStats(env, result_.gradRms));
+      auto metrics = Napi::Object::New(env);
+      for (const auto& [k, val] : result_.objectiveMetrics) metrics.Set(k, std::isnan(val) ? env.Null() : Napi::Number::New(env, val));
+      o.Set("objective", metrics);
       return o;
     }
 
    private:
-    TrainerWrap* owner_;  // kept alive by keepAlive(this)
-    std::shared_ptr<StepRunner> runner_;
+    SslModelWrap* owner_;  // kept alive by keepAlive(this)
+    std::shared_ptr<SslModel> runner_;
     at::Tensor batch_, index_;
     StepResult result_;
   };
 
   class EmbedJob : public Job {
    public:
-    EmbedJob(std::shared_ptr<StepRunner> r, at::Tensor batch) : runner_(std::move(r)), batch_(std::move(batch)) {}
+    EmbedJob(std::shared_ptr<SslModel> r, at::Tensor batch) : runner_(std::move(r)), batch_(std::move(batch)) {}
     void execute() override { out_ = runner_->embed(batch_).to(at::kCPU).contiguous(); }
     Napi::Value result(Napi::Env env) override { return TensorWrap::wrap(env, out_); }
 
    private:
-    std::shared_ptr<StepRunner> runner_;
+    std::shared_ptr<SslModel> runner_;
     at::Tensor batch_, out_;
   };
 
@@ -168,7 +126,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   class ProbeJob : public Job {
    public:
-    ProbeJob(TrainerWrap* owner, std::shared_ptr<StepRunner> r, at::Tensor batch) : owner_(owner), runner_(std::move(r)), batch_(std::move(batch)) {}
+    ProbeJob(SslModelWrap* owner, std::shared_ptr<SslModel> r, at::Tensor batch) : owner_(owner), runner_(std::move(r)), batch_(std::move(batch)) {}
     void execute() override { r_ = runner_->probe(batch_); }
     Napi::Value result(Napi::Env env) override {
       owner_->snapshot();
@@ -179,8 +137,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     }
 
    private:
-    TrainerWrap* owner_;
-    std::shared_ptr<StepRunner> runner_;
+    SslModelWrap* owner_;
+    std::shared_ptr<SslModel> runner_;
     at::Tensor batch_;
     ProbeResult r_;
   };
@@ -205,7 +163,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value summary(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     // Immutable after construction except the step count, which comes from the snapshot.
-    const SslModel& model = live(env)->model();
+    const SslNetworks& model = live(env)->networks();
     auto o = Napi::Object::New(env);
     o.Set("step", static_cast<double>(snap_.step));
     o.Set("numParameters", static_cast<double>(model.numTrainableParameters()));
@@ -216,6 +174,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     o.Set("emaParts", parts);
     o.Set("featureDim", static_cast<double>(model.featureDim()));
     o.Set("device", live(env)->config().device);
+    o.Set("objective", live(env)->config().objective.name);
+    o.Set("config", sslConfigToJs(env, live(env)->config()));
     return o;
   }
 
@@ -229,16 +189,16 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   // Queued behind any running step, like every job, so the counts stay consistent.
   class ResetCountsJob : public Job {
    public:
-    ResetCountsJob(TrainerWrap* owner, std::shared_ptr<StepRunner> r) : owner_(owner), runner_(std::move(r)) {}
-    void execute() override { runner_->model().resetForwardCounts(); }
+    ResetCountsJob(SslModelWrap* owner, std::shared_ptr<SslModel> r) : owner_(owner), runner_(std::move(r)) {}
+    void execute() override { runner_->networks().resetForwardCounts(); }
     Napi::Value result(Napi::Env env) override {
       owner_->snapshot();
       return env.Undefined();
     }
 
    private:
-    TrainerWrap* owner_;
-    std::shared_ptr<StepRunner> runner_;
+    SslModelWrap* owner_;
+    std::shared_ptr<SslModel> runner_;
   };
 
   Napi::Value resetForwardCounts(const Napi::CallbackInfo& info) {
@@ -253,14 +213,14 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   class FileJob : public Job {
    public:
     enum Kind { kSave, kLoad, kExport, kExportEma };
-    FileJob(TrainerWrap* owner, std::shared_ptr<StepRunner> r, Kind kind, std::string path, std::string extra)
+    FileJob(SslModelWrap* owner, std::shared_ptr<SslModel> r, Kind kind, std::string path, std::string extra)
         : owner_(owner), runner_(std::move(r)), kind_(kind), path_(std::move(path)), extra_(std::move(extra)) {}
     void execute() override {
       switch (kind_) {
         case kSave: saveCheckpoint(*runner_, path_, extra_); break;
         case kLoad: extra_ = loadCheckpoint(*runner_, path_); break;
-        case kExport: exportBackboneStateDict(runner_->model(), path_, false); break;
-        case kExportEma: exportBackboneStateDict(runner_->model(), path_, true); break;
+        case kExport: exportBackboneStateDict(runner_->networks(), path_, false); break;
+        case kExportEma: exportBackboneStateDict(runner_->networks(), path_, true); break;
       }
     }
     Napi::Value result(Napi::Env env) override {
@@ -270,8 +230,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     }
 
    private:
-    TrainerWrap* owner_;
-    std::shared_ptr<StepRunner> runner_;
+    SslModelWrap* owner_;
+    std::shared_ptr<SslModel> runner_;
     Kind kind_;
     std::string path_;
     std::string extra_;
@@ -301,7 +261,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value signature(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const auto& r = live(info.Env());
-      return Napi::String::New(info.Env(), modelSignature(r->model().config(), r->config()));
+      return Napi::String::New(info.Env(), modelSignature(*r));
     });
   }
 
@@ -312,20 +272,32 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
   Napi::Value disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !runner_); }
 
-  const std::shared_ptr<StepRunner>& live(Napi::Env env) const {
+  const std::shared_ptr<SslModel>& live(Napi::Env env) const {
     if (!runner_) {
-      auto err = Napi::Error::New(env, "trainer has been disposed");
+      auto err = Napi::Error::New(env, "model has been disposed");
       err.Set("code", Napi::String::New(env, "ERR_DISPOSED"));
       throw err;
     }
     return runner_;
   }
 
-  std::shared_ptr<StepRunner> runner_;
+  std::shared_ptr<SslModel> runner_;
   Snapshot snap_;
 };
 
-static void init(Napi::Env env, Napi::Object exports) { exports.Set("NativeTrainer", TrainerWrap::define(env)); }
-MSSL_REGISTER_BINDING(trainer, init);
+Napi::Value defaultConfig(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return sslConfigToJs(info.Env(), SslConfig{}); });
+}
+
+Napi::Value objectives(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return objectivesToJs(info.Env()); });
+}
+
+static void init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeSslModel", SslModelWrap::define(env));
+  exports.Set("defaultConfig", Napi::Function::New<defaultConfig>(env, "defaultConfig"));
+  exports.Set("objectives", Napi::Function::New<objectives>(env, "objectives"));
+}
+MSSL_REGISTER_BINDING(ssl_model, init);
 
 }  // namespace mssl::napi
