@@ -7,6 +7,7 @@
 
 #include "core/byol_loss.h"
 #include "core/infonce.h"
+#include "core/memory_format.h"
 #include "core/ntxent.h"
 #include "core/schedules.h"
 
@@ -56,6 +57,7 @@ StepRunner::StepRunner(const SslModelConfig& model, const StepConfig& cfg) : cfg
   torch::manual_seed(cfg_.seed);
   model_ = std::make_unique<SslModel>(model);
   model_->to(device_);
+  if (cfg_.channelsLast) setModelMemoryFormat(*model_, true);  // issue #14: NHWC convolutions
   model_->train(true);
   augmenter_ = std::make_unique<BatchAugmenter>(cfg_.augment, cfg_.seed * 2654435761ULL + 1);
   OptimConfig oc = cfg_.optim;
@@ -126,8 +128,8 @@ StepResult StepRunner::step(const torch::Tensor& batchIn, const torch::Tensor& s
   model_->train(true);
   torch::Tensor batch = batchIn.to(device_, /*non_blocking=*/true);
   torch::Tensor index = sampleIndexIn.defined() ? sampleIndexIn.to(device_) : torch::Tensor();
-  torch::Tensor x1 = (*augmenter_)(batch);
-  torch::Tensor x2 = (*augmenter_)(batch);
+  torch::Tensor x1 = inConvFormat((*augmenter_)(batch), cfg_.channelsLast);
+  torch::Tensor x2 = inConvFormat((*augmenter_)(batch), cfg_.channelsLast);
   mark(kAugment);
 
   ViewForward v1 = model_->forwardOnline(x1);
@@ -188,7 +190,7 @@ ProbeResult StepRunner::probe(const torch::Tensor& batchIn) {
   torch::Tensor batch = batchIn.to(device_);
   // The same views every probe: a fresh augmenter from a fixed seed, not the training stream.
   BatchAugmenter fixed(cfg_.augment, cfg_.seed ^ 0x9E3779B97F4A7C15ULL);
-  torch::Tensor x1 = fixed(batch), x2 = fixed(batch);
+  torch::Tensor x1 = inConvFormat(fixed(batch), cfg_.channelsLast), x2 = inConvFormat(fixed(batch), cfg_.channelsLast);
   model_->train(true);
   auto freeze = model_->freezeRunningStats();
   ViewForward v1 = model_->forwardOnline(x1);
@@ -232,7 +234,7 @@ torch::Tensor StepRunner::embed(const torch::Tensor& batch) {
   std::vector<torch::Tensor> out;
   for (int64_t start = 0; start < batch.size(0); start += kChunk) {
     torch::Tensor x = batch.slice(0, start, std::min(batch.size(0), start + kChunk)).to(device_);
-    out.push_back(model_->embed(evalTransform(cfg_.augment, x)));
+    out.push_back(model_->embed(inConvFormat(evalTransform(cfg_.augment, x), cfg_.channelsLast)));
   }
   return out.empty() ? torch::empty({0, model_->featureDim()}) : torch::cat(out, 0);
 }

@@ -33,6 +33,7 @@ struct StepConfig {
   uint64_t seed = 0;            // model init and augmentation streams
   std::string device = "cpu";
   bool gradMonitor = false;     // per-part gradient RMS each step (design §5); free when off
+  bool channelsLast = false;    // NHWC convolutions (issue #14); the package default is SslConfig.channelsLast
   void validate(const SslModelConfig& model) const;
 };
 

@@ -56,6 +56,7 @@ void readConfig(const ConfigReader& r, SslModelConfig& m, StepConfig& s) {
   r.seed("seed", s.seed);
   r.string("device", s.device);
   r.child("gradMonitor").boolean("enabled", s.gradMonitor);
+  r.boolean("channelsLast", s.channelsLast);  // issue #14
 }
 
 // NaN (part not measured) becomes null so JSON logs stay valid.
