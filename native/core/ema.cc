@@ -79,7 +79,7 @@ void checkPairs(const std::vector<torch::Tensor>& online, const std::vector<torc
 // - at::parallel_for over [0, n) with ATen's grain (32768): one contiguous range per thread, the
 //   static split TensorIterator uses. A shared chunk counter (tried before) interleaved the
 //   threads' ranges and cost 5-10 % here.
-// - Explicit AVX-512 / AVX2+FMA intrinsics picked at load time, each loading o and e once per
+// - Explicit AVX2+FMA / AVX-512 intrinsics picked at load time, each loading o and e once per
 //   element and keeping several vectors in flight. GCC's auto-vectorised target_clones loop
 //   loaded e twice per vector (vsubps and vaddps both read memory), one vector per iteration —
 //   more load-port traffic for the same bytes, which shows on cores that saturate the load ports
@@ -153,8 +153,11 @@ KernelChoice kernelFor(const std::string& isa) {
   return {lerpFloatBaseline, "baseline"};
 }
 
+// AVX2 first: on the AVX-512 EPYC (Zen 4, which splits 512-bit ops into two 256-bit halves) the
+// AVX2 kernel moved 5-10 % more bytes per second than the AVX-512 one, quiet and loaded
+// (docs/bench/ema-kernel.md); AVX-512 stays available to force and to measure.
 KernelChoice bestKernel() {
-  for (const char* isa : {"avx512", "avx2"}) {
+  for (const char* isa : {"avx2", "avx512"}) {
     if (cpuHas(isa)) return kernelFor(isa);
   }
   return kernelFor("baseline");

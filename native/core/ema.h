@@ -113,8 +113,8 @@ void emaUpdateReference(const std::vector<torch::Tensor>& online, const std::vec
 // fp32/fp64, `online` contiguous floating): e += weight·(o − e). Exposed for benchmarks.
 void emaLerpFlat(const torch::Tensor& online, const torch::Tensor& ema, double weight);
 
-// The instruction set of the fp32 CPU kernel in use: "avx512", "avx2" or "baseline" (best the CPU
-// has, picked at load). setEmaKernelIsa("avx2" | "avx512" | "baseline" | "auto") forces one, so a
+// The instruction set of the fp32 CPU kernel in use: "avx2", "avx512" or "baseline" (picked at
+// load: AVX2 when the CPU has it, measured faster than AVX-512 on Zen 4; else AVX-512; else baseline). setEmaKernelIsa("avx2" | "avx512" | "baseline" | "auto") forces one, so a
 // benchmark on an AVX-512 machine also measures the AVX2 path; std::invalid_argument when the CPU
 // lacks it. Not for use while an update runs on another thread.
 const char* emaKernelIsa();
