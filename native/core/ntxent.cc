@@ -47,7 +47,7 @@ void temperature(const char* fn, double tau) {
   }
 }
 
-void embeddings(const char* fn, const char* arg, const torch::Tensor& x, int64_t minRows) {
+void embeddings(const char* fn, const char* arg, const torch::Tensor& x, int64_t minRows, bool finite) {
   const std::string where = std::string(fn) + ": " + arg;
   if (!x.defined()) throw std::invalid_argument(where + " must be a tensor");
   if (x.dim() != 2) throw std::invalid_argument(where + " must be 2-D [rows, dim], got shape " + shapeOf(x));
@@ -59,6 +59,7 @@ void embeddings(const char* fn, const char* arg, const torch::Tensor& x, int64_t
     throw std::invalid_argument(where + " needs at least " + std::to_string(minRows) + " row(s) and 1 column, got shape " +
                                 shapeOf(x));
   }
+  if (!finite) return;
   // One reduction (and one sync on CUDA): a NaN here would otherwise surface steps later.
   if (!torch::isfinite(x).all().item<bool>()) throw std::out_of_range(where + " must be finite (contains NaN or Inf)");
 }
@@ -133,8 +134,12 @@ torch::Tensor ntXent(const torch::Tensor& anchors, const torch::Tensor& candidat
 torch::Tensor ntXentPair(const torch::Tensor& a, const torch::Tensor& b, double temperature) {
   constexpr const char* fn = "ntXentPair";
   losscheck::temperature(fn, temperature);
-  losscheck::embeddings(fn, "a", a);
-  losscheck::embeddings(fn, "b", b);
+  // Finiteness is checked on the loss instead of on each input (a NaN/Inf anywhere in a or b
+  // makes its row's normalisation, hence the loss, non-finite): one scalar read instead of two
+  // [N, D] reductions, the largest extra cost against the textbook loss at N = 256. The inputs
+  // are only scanned, to name the culprit, when the loss is not finite.
+  losscheck::embeddings(fn, "a", a, 1, /*finite=*/false);
+  losscheck::embeddings(fn, "b", b, 1, /*finite=*/false);
   losscheck::compatible(fn, "a", a, "b", b, true);
   const int64_t n = a.size(0);
   auto idxOpts = torch::TensorOptions().dtype(torch::kLong).device(a.device());
@@ -142,7 +147,12 @@ torch::Tensor ntXentPair(const torch::Tensor& a, const torch::Tensor& b, double 
   torch::Tensor positive = torch::cat({torch::arange(n, 2 * n, idxOpts), torch::arange(0, n, idxOpts)});
   // Normalise the set once; it is both the anchors and the candidates (self = the diagonal).
   torch::Tensor z = l2Normalize(losscheck::computeDtype(torch::cat({a, b}, 0)));
-  return ntXentNormalized(z, z, positive, torch::Tensor(), /*diagonalSelf=*/true, temperature);
+  torch::Tensor loss = ntXentNormalized(z, z, positive, torch::Tensor(), /*diagonalSelf=*/true, temperature);
+  if (!std::isfinite(loss.item<double>())) {
+    losscheck::embeddings(fn, "a", a);
+    losscheck::embeddings(fn, "b", b);
+  }
+  return loss;
 }
 
 torch::Tensor momentumNtXent(const torch::Tensor& z1, const torch::Tensor& z2, const torch::Tensor& k1,
