@@ -18,33 +18,24 @@ __attribute__((target_clones("avx512f", "avx2", "default")))
 void lerpTC(const float* __restrict__ o, float* __restrict__ e, int64_t n, float w) {
   for (int64_t i = 0; i < n; ++i) { float x = e[i]; e[i] = x + w * (o[i] - x); }
 }
-__attribute__((target("avx2,fma")))
-void lerpAvx2(const float* __restrict__ o, float* __restrict__ e, int64_t n, float w) {
+// Stream: non-temporal stores (needs 32-byte aligned e; at::rand buffers are 64-byte aligned).
+template <bool Stream>
+__attribute__((target("avx2,fma"))) void lerpAvx2T(const float* __restrict__ o, float* __restrict__ e, int64_t n, float w) {
   const __m256 vw = _mm256_set1_ps(w);
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    __m256 e0 = _mm256_loadu_ps(e + i), e1 = _mm256_loadu_ps(e + i + 8), e2 = _mm256_loadu_ps(e + i + 16), e3 = _mm256_loadu_ps(e + i + 24);
-    __m256 o0 = _mm256_loadu_ps(o + i), o1 = _mm256_loadu_ps(o + i + 8), o2 = _mm256_loadu_ps(o + i + 16), o3 = _mm256_loadu_ps(o + i + 24);
-    _mm256_storeu_ps(e + i, _mm256_fmadd_ps(vw, _mm256_sub_ps(o0, e0), e0));
-    _mm256_storeu_ps(e + i + 8, _mm256_fmadd_ps(vw, _mm256_sub_ps(o1, e1), e1));
-    _mm256_storeu_ps(e + i + 16, _mm256_fmadd_ps(vw, _mm256_sub_ps(o2, e2), e2));
-    _mm256_storeu_ps(e + i + 24, _mm256_fmadd_ps(vw, _mm256_sub_ps(o3, e3), e3));
+    for (int k = 0; k < 32; k += 8) {
+      const __m256 ek = _mm256_loadu_ps(e + i + k), ok = _mm256_loadu_ps(o + i + k);
+      const __m256 r = _mm256_fmadd_ps(vw, _mm256_sub_ps(ok, ek), ek);
+      if constexpr (Stream) _mm256_stream_ps(e + i + k, r);
+      else _mm256_storeu_ps(e + i + k, r);
+    }
   }
   for (; i < n; ++i) { float x = e[i]; e[i] = x + w * (o[i] - x); }
+  if constexpr (Stream) _mm_sfence();
 }
-__attribute__((target("avx2,fma")))
-void lerpAvx2NT(const float* __restrict__ o, float* __restrict__ e, int64_t n, float w) {
-  const __m256 vw = _mm256_set1_ps(w);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m256 e0 = _mm256_load_ps(e + i), e1 = _mm256_load_ps(e + i + 8);
-    __m256 o0 = _mm256_load_ps(o + i), o1 = _mm256_load_ps(o + i + 8);
-    _mm256_stream_ps(e + i, _mm256_fmadd_ps(vw, _mm256_sub_ps(o0, e0), e0));
-    _mm256_stream_ps(e + i + 8, _mm256_fmadd_ps(vw, _mm256_sub_ps(o1, e1), e1));
-  }
-  for (; i < n; ++i) { float x = e[i]; e[i] = x + w * (o[i] - x); }
-  _mm_sfence();
-}
+void lerpAvx2(const float* o, float* e, int64_t n, float w) { lerpAvx2T<false>(o, e, n, w); }
+void lerpAvx2NT(const float* o, float* e, int64_t n, float w) { lerpAvx2T<true>(o, e, n, w); }
 __attribute__((target("avx512f")))
 void lerpAvx512(const float* __restrict__ o, float* __restrict__ e, int64_t n, float w) {
   const __m512 vw = _mm512_set1_ps(w);

@@ -16,7 +16,9 @@ export interface BenchRow {
   ratio: string;
   goal: string;
   met: string;
+  /** How far from the machine: the achieved rate against a limit measured in this run. */
   limit?: string;
+  /** Why a goal is missed, measured (printed under the table). */
   why?: string;
 }
 
