@@ -84,6 +84,12 @@ export interface SslConfig {
   device: 'cpu' | 'cuda';
   /** Per-part gradient RMS each step (design §5). Off by default; costs nothing when off. */
   gradMonitor: { enabled: boolean };
+  /**
+   * Channels-last (NHWC) convolutions in training, the key branch and embed (oneDNN's preferred
+   * layout; `npm run bench -- --only channelsLast` measures it). Results equal NCHW within fp32
+   * rounding; checkpoints and exports are NCHW either way.
+   */
+  channelsLast: boolean;
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };

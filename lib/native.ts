@@ -3,6 +3,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { applyOmpWaitPolicy } from './ompPolicy';
+
 /** Root of the package (works from lib/ under ts-jest and from dist/). */
 export const packageRoot = path.resolve(__dirname, '..');
 
@@ -271,6 +273,7 @@ export function binding(): NativeBinding {
   if (cached) return cached;
   const file = addonCandidates().find((p) => fs.existsSync(p)) ?? null;
   if (file === null) throw explainLoadFailure(new Error('addon file not found'), null);
+  applyOmpWaitPolicy(); // issue #14: before libgomp loads with the addon (lib/ompPolicy.ts)
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     cached = require(file) as NativeBinding;

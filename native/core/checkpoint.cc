@@ -7,6 +7,8 @@
 
 #include <torch/serialize.h>
 
+#include "core/memory_format.h"
+
 namespace mssl {
 
 namespace {
@@ -20,9 +22,23 @@ std::string joinParts(const std::vector<std::string>& parts) {
   return out.empty() ? "none" : out;
 }
 
+// Module::save's layout (own parameters, own buffers, then one archive per child), but every
+// tensor written NCHW-contiguous: a channels-last model's checkpoint has the same bytes as an
+// NCHW one's (loadCheckpoint restores the model's format).
+void saveModuleContiguous(const torch::nn::Module& m, torch::serialize::OutputArchive& a) {
+  for (const auto& p : m.named_parameters(/*recurse=*/false)) a.write(p.key(), p.value().contiguous());
+  for (const auto& b : m.named_buffers(/*recurse=*/false)) a.write(b.key(), b.value().contiguous(), /*is_buffer=*/true);
+  for (const auto& c : m.named_children()) {
+    if (!c.value()->is_serializable()) continue;
+    torch::serialize::OutputArchive child(a.compilation_unit());
+    saveModuleContiguous(*c.value(), child);
+    a.write(c.key(), child);
+  }
+}
+
 void writeModule(torch::serialize::OutputArchive& root, const std::string& key, const torch::nn::Module& m) {
   torch::serialize::OutputArchive a;
-  m.save(a);
+  saveModuleContiguous(m, a);
   root.write(key, a);
 }
 
@@ -116,7 +132,9 @@ std::string loadCheckpoint(SslModel& ssl, const std::string& path) {
   if (!model.predictor().is_empty()) readModule(root, "predictor", *model.predictor());
   if (!model.emaBackbone().is_empty()) readModule(root, "emaBackbone", *model.emaBackbone());
   if (!model.emaProjector().is_empty()) readModule(root, "emaProjector", *model.emaProjector());
-  // Loading re-points parameters at the file's storage; put them back into the flat EMA buffers.
+  // Loading re-points parameters at the file's (NCHW) storage: back to the run's memory format,
+  // then into the flat EMA buffers.
+  if (ssl.config().channelsLast) setModelMemoryFormat(model, true);
   model.rebindEma();
   torch::serialize::InputArchive opt;
   if (!root.try_read("optimizer", opt)) throw std::invalid_argument("checkpoint: missing section 'optimizer'");
@@ -143,7 +161,8 @@ void exportBackboneStateDict(SslNetworks& model, const std::string& path, bool e
   auto pick = [&](const std::string& key, const torch::Tensor& online, const torch::OrderedDict<std::string, torch::Tensor>& emaSide) {
     int part = partOfKey(key);
     bool useEma = ema && part >= 0 && model.hasEma(part) && emaSide.contains(key);
-    dict.insert(key, (useEma ? emaSide[key] : online).detach().to(torch::kCPU).clone());
+    // NCHW-contiguous whatever the training layout: torchvision code expects it.
+    dict.insert(key, (useEma ? emaSide[key] : online).detach().to(torch::kCPU).clone(at::MemoryFormat::Contiguous));
   };
   // Parameters then buffers per module would reorder keys relative to torchvision; Python code
   // indexes by name, so order is cosmetic. Keep parameters first, then buffers.

@@ -4,6 +4,10 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -70,8 +74,21 @@ void checkPairs(const std::vector<torch::Tensor>& online, const std::vector<torc
   }
 }
 
-// CPU single pass over flat buffers. Plain loops over restrict pointers: GCC/Clang vectorise the
-// same-dtype case; the fp16/bf16 case converts per element (still one pass, memory-bound).
+// CPU single pass over flat buffers, scheduled and vectorised the way ATen's own `a.add_(b)`
+// runs (docs/bench/ema-kernel.md has the measurements behind each choice):
+// - at::parallel_for over [0, n) with ATen's grain (32768): one contiguous range per thread, the
+//   static split TensorIterator uses. A shared chunk counter (tried before) interleaved the
+//   threads' ranges and cost 5-10 % here.
+// - Explicit AVX2+FMA / AVX-512 intrinsics picked at load time, each loading o and e once per
+//   element and keeping several vectors in flight. GCC's auto-vectorised target_clones loop
+//   loaded e twice per vector (vsubps and vaddps both read memory), one vector per iteration —
+//   more load-port traffic for the same bytes, which shows on cores that saturate the load ports
+//   before DRAM (the AVX2 EPYC at 60 % of ATen).
+// - Plain unaligned loads/stores (FlatParams buffers are 64-byte aligned, so they never split),
+//   no non-temporal stores: the line being written was just read, and streaming stores were
+//   20 % slower in the same measurement.
+constexpr int64_t kGrain = 32768;  // at::internal::GRAIN_SIZE
+
 template <typename O, typename E>
 void lerpChunk(const O* __restrict__ o, E* __restrict__ e, int64_t n, E w) {
   for (int64_t i = 0; i < n; ++i) {
@@ -80,38 +97,81 @@ void lerpChunk(const O* __restrict__ o, E* __restrict__ e, int64_t n, E w) {
   }
 }
 
-// Runs fn(begin, end) over [0, n) in chunks of `chunk` elements that the threads of one parallel
-// region take from a shared counter. at::parallel_for alone splits the range statically, one
-// piece per thread: on a shared machine a thread that is descheduled holds up the whole update by
-// its whole half; here the threads that run take over its remaining chunks.
-template <typename F>
-void parallelChunks(int64_t n, int64_t chunk, const F& fn) {
-  const int64_t numChunks = (n + chunk - 1) / chunk;
-  const int64_t threads = std::min<int64_t>(at::get_num_threads(), numChunks);
-  if (threads <= 1 || at::in_parallel_region()) {
-    fn(0, n);
-    return;
+#if defined(__GNUC__) && defined(__x86_64__)
+#define MSSL_EMA_X86 1
+__attribute__((target("avx2,fma"))) void lerpFloatAvx2(const float* __restrict__ o, float* __restrict__ e, int64_t n, float w) {
+  const __m256 vw = _mm256_set1_ps(w);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256 e0 = _mm256_loadu_ps(e + i), e1 = _mm256_loadu_ps(e + i + 8);
+    const __m256 e2 = _mm256_loadu_ps(e + i + 16), e3 = _mm256_loadu_ps(e + i + 24);
+    const __m256 o0 = _mm256_loadu_ps(o + i), o1 = _mm256_loadu_ps(o + i + 8);
+    const __m256 o2 = _mm256_loadu_ps(o + i + 16), o3 = _mm256_loadu_ps(o + i + 24);
+    _mm256_storeu_ps(e + i, _mm256_fmadd_ps(vw, _mm256_sub_ps(o0, e0), e0));
+    _mm256_storeu_ps(e + i + 8, _mm256_fmadd_ps(vw, _mm256_sub_ps(o1, e1), e1));
+    _mm256_storeu_ps(e + i + 16, _mm256_fmadd_ps(vw, _mm256_sub_ps(o2, e2), e2));
+    _mm256_storeu_ps(e + i + 24, _mm256_fmadd_ps(vw, _mm256_sub_ps(o3, e3), e3));
   }
-  std::atomic<int64_t> next{0};
-  at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
-    for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < numChunks; c = next.fetch_add(1, std::memory_order_relaxed)) {
-      const int64_t b = c * chunk;
-      fn(b, std::min(n, b + chunk));
-    }
-  });
+  lerpChunk(o + i, e + i, n - i, w);
 }
 
-// The fp32/fp32 case (every fp32 model) compiled for AVX-512, AVX2 and the baseline, picked at load
-// time (GCC ifunc): the addon is built for generic x86-64 (SSE2), and the wider loads/stores let
-// two cores reach the bandwidth ATen's own runtime-dispatched kernels reach.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-void lerpChunkFloat(const float* __restrict__ o, float* __restrict__ e, int64_t n, float w) {
-  for (int64_t i = 0; i < n; ++i) {
-    float x = e[i];
-    e[i] = x + w * (o[i] - x);
+__attribute__((target("avx512f"))) void lerpFloatAvx512(const float* __restrict__ o, float* __restrict__ e, int64_t n, float w) {
+  const __m512 vw = _mm512_set1_ps(w);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512 e0 = _mm512_loadu_ps(e + i), e1 = _mm512_loadu_ps(e + i + 16);
+    const __m512 o0 = _mm512_loadu_ps(o + i), o1 = _mm512_loadu_ps(o + i + 16);
+    _mm512_storeu_ps(e + i, _mm512_fmadd_ps(vw, _mm512_sub_ps(o0, e0), e0));
+    _mm512_storeu_ps(e + i + 16, _mm512_fmadd_ps(vw, _mm512_sub_ps(o1, e1), e1));
   }
+  lerpChunk(o + i, e + i, n - i, w);
+}
+#endif
+
+void lerpFloatBaseline(const float* __restrict__ o, float* __restrict__ e, int64_t n, float w) { lerpChunk(o, e, n, w); }
+
+using FloatKernel = void (*)(const float*, float*, int64_t, float);
+
+struct KernelChoice {
+  FloatKernel fn;
+  const char* name;
+};
+
+bool cpuHas(const std::string& isa) {
+#ifdef MSSL_EMA_X86
+  if (isa == "avx512") return __builtin_cpu_supports("avx512f");
+  if (isa == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+  return isa == "baseline";
+}
+
+KernelChoice kernelFor(const std::string& isa) {
+#ifdef MSSL_EMA_X86
+  if (isa == "avx512") return {lerpFloatAvx512, "avx512"};
+  if (isa == "avx2") return {lerpFloatAvx2, "avx2"};
+#endif
+  return {lerpFloatBaseline, "baseline"};
+}
+
+// AVX2 first: on the AVX-512 EPYC (Zen 4, which splits 512-bit ops into two 256-bit halves) the
+// AVX2 kernel moved 5-10 % more bytes per second than the AVX-512 one, quiet and loaded
+// (docs/bench/ema-kernel.md); AVX-512 stays available to force and to measure.
+KernelChoice bestKernel() {
+  for (const char* isa : {"avx2", "avx512"}) {
+    if (cpuHas(isa)) return kernelFor(isa);
+  }
+  return kernelFor("baseline");
+}
+
+std::atomic<KernelChoice*>& currentKernel() {
+  static KernelChoice best = bestKernel();
+  static std::atomic<KernelChoice*> current{&best};
+  return current;
+}
+
+template <typename F>
+void parallelRange(int64_t n, const F& fn) {
+  at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t end) { fn(b, end); });
 }
 
 template <typename E>
@@ -119,32 +179,30 @@ void emaLerpCpuTyped(const at::Tensor& online, const at::Tensor& ema, double wei
   E* e = ema.data_ptr<E>();
   const int64_t n = ema.numel();
   const E w = static_cast<E>(weight);
-  // One chunk ≈ 256 KiB of EMA data: big enough to amortise the scheduling, small enough to balance.
   switch (online.scalar_type()) {
     case at::kFloat: {
       const float* o = online.data_ptr<float>();
-      parallelChunks(n, 65536, [&](int64_t b, int64_t end) {
-        if constexpr (std::is_same_v<E, float>) {
-          lerpChunkFloat(o + b, e + b, end - b, w);
-        } else {
-          lerpChunk(o + b, e + b, end - b, w);
-        }
-      });
+      if constexpr (std::is_same_v<E, float>) {
+        const FloatKernel k = currentKernel().load()->fn;
+        parallelRange(n, [&](int64_t b, int64_t end) { k(o + b, e + b, end - b, w); });
+      } else {
+        parallelRange(n, [&](int64_t b, int64_t end) { lerpChunk(o + b, e + b, end - b, w); });
+      }
       break;
     }
     case at::kDouble: {
       const double* o = online.data_ptr<double>();
-      parallelChunks(n, 65536, [&](int64_t b, int64_t end) { lerpChunk(o + b, e + b, end - b, w); });
+      parallelRange(n, [&](int64_t b, int64_t end) { lerpChunk(o + b, e + b, end - b, w); });
       break;
     }
     case at::kHalf: {
       const at::Half* o = online.data_ptr<at::Half>();
-      parallelChunks(n, 65536, [&](int64_t b, int64_t end) { lerpChunk(o + b, e + b, end - b, w); });
+      parallelRange(n, [&](int64_t b, int64_t end) { lerpChunk(o + b, e + b, end - b, w); });
       break;
     }
     case at::kBFloat16: {
       const at::BFloat16* o = online.data_ptr<at::BFloat16>();
-      parallelChunks(n, 65536, [&](int64_t b, int64_t end) { lerpChunk(o + b, e + b, end - b, w); });
+      parallelRange(n, [&](int64_t b, int64_t end) { lerpChunk(o + b, e + b, end - b, w); });
       break;
     }
     default:
@@ -153,6 +211,25 @@ void emaLerpCpuTyped(const at::Tensor& online, const at::Tensor& ema, double wei
 }
 
 }  // namespace
+
+const char* emaKernelIsa() { return currentKernel().load()->name; }
+
+void setEmaKernelIsa(const std::string& isa) {
+  // One static choice per ISA, so the pointer handed to running updates stays valid.
+  static KernelChoice choices[] = {kernelFor("avx512"), kernelFor("avx2"), kernelFor("baseline")};
+  if (isa == "auto") {
+    static KernelChoice best = bestKernel();
+    currentKernel().store(&best);
+    return;
+  }
+  if (isa != "avx512" && isa != "avx2" && isa != "baseline") {
+    throw std::invalid_argument("setEmaKernelIsa: isa must be auto, avx512, avx2 or baseline, got '" + isa + "'");
+  }
+  if (!cpuHas(isa)) throw std::invalid_argument("setEmaKernelIsa: this CPU does not support " + isa);
+  for (auto& c : choices) {
+    if (isa == c.name) currentKernel().store(&c);
+  }
+}
 
 c10::ScalarType emaDtypeFor(c10::ScalarType online) { return online == at::kDouble ? at::kDouble : at::kFloat; }
 
@@ -186,6 +263,20 @@ void emaLerpFlat(const torch::Tensor& online, const torch::Tensor& ema, double w
 // ---------------------------------------------------------------------------------------------
 // FlatParams
 
+namespace {
+// The strides a tensor keeps inside its flat buffer: its own when they are dense and
+// non-overlapping (row-major, or the channels-last strides of a channels-last model's conv
+// weights, so its convolutions keep their format), row-major otherwise. Either way the tensor
+// covers exactly numel() buffer elements.
+std::vector<int64_t> layoutStrides(const torch::Tensor& p) {
+  if (p.is_non_overlapping_and_dense()) return p.strides().vec();
+  const auto sz = p.sizes();
+  std::vector<int64_t> st(sz.size(), 1);
+  for (int64_t d = static_cast<int64_t>(sz.size()) - 2; d >= 0; --d) st[d] = st[d + 1] * sz[d + 1];
+  return st;
+}
+}  // namespace
+
 FlatParams::FlatParams(std::vector<torch::Tensor> params) : params_(std::move(params)) {
   std::unordered_set<const void*> seen;
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -197,7 +288,14 @@ FlatParams::FlatParams(std::vector<torch::Tensor> params) : params_(std::move(pa
   std::vector<size_t> groupOf;
   std::vector<Key> keys;
   groupByDeviceAndDtype(groupOf, keys);
-  build(groupOf, keys);
+  build(groupOf, keys, currentStrides());
+}
+
+std::vector<std::vector<int64_t>> FlatParams::currentStrides() const {
+  std::vector<std::vector<int64_t>> out;
+  out.reserve(params_.size());
+  for (const auto& p : params_) out.push_back(layoutStrides(p));
+  return out;
 }
 
 FlatParams::FlatParams(std::vector<torch::Tensor> params, const FlatParams& like)
@@ -220,7 +318,9 @@ FlatParams::FlatParams(std::vector<torch::Tensor> params, const FlatParams& like
   }
   std::vector<Key> keys;
   for (const auto& k : like.keys_) keys.push_back({k.device, emaDtypeFor(k.dtype)});
-  build(like.groupOf_, keys);
+  // The online strides too: the elementwise update pairs buffer element k of both sides, which is
+  // the same parameter entry only when both sides lay their tensors out alike.
+  build(like.groupOf_, keys, like.strides_);
 }
 
 void FlatParams::groupByDeviceAndDtype(std::vector<size_t>& groupOf, std::vector<Key>& keys) const {
@@ -235,7 +335,8 @@ void FlatParams::groupByDeviceAndDtype(std::vector<size_t>& groupOf, std::vector
   }
 }
 
-void FlatParams::build(const std::vector<size_t>& groupOf, const std::vector<Key>& keys) {
+void FlatParams::build(const std::vector<size_t>& groupOf, const std::vector<Key>& keys,
+                       const std::vector<std::vector<int64_t>>& strides) {
   torch::NoGradGuard noGrad;
   std::vector<int64_t> groupNumel(keys.size(), 0);
   std::vector<int64_t> offset(params_.size(), 0);
@@ -252,11 +353,12 @@ void FlatParams::build(const std::vector<size_t>& groupOf, const std::vector<Key
   std::vector<torch::Tensor> views(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& p = params_[i];
-    views[i] = buffers[groupOf[i]].narrow(0, offset[i], p.numel()).view(p.sizes());
+    views[i] = buffers[groupOf[i]].narrow(0, offset[i], p.numel()).as_strided(p.sizes(), strides[i]);
     views[i].copy_(p);
   }
   for (size_t i = 0; i < params_.size(); ++i) params_[i].set_data(views[i]);
   groupOf_ = groupOf;
+  strides_ = strides;
   offset_ = std::move(offset);
   buffers_ = std::move(buffers);
   keys_ = keys;
@@ -268,7 +370,7 @@ bool FlatParams::isFlat() const {
     const auto& buf = buffers_[groupOf_[i]];
     if (p.scalar_type() != buf.scalar_type() || p.device() != buf.device()) return false;
     if (p.numel() == 0) continue;  // an empty tensor holds no data to alias
-    if (!p.is_contiguous()) return false;
+    if (p.strides() != c10::IntArrayRef(strides_[i])) return false;
     if (!p.storage().is_alias_of(buf.storage())) return false;
     if (p.storage_offset() != buf.storage_offset() + offset_[i]) return false;
     if (offset_[i] + p.numel() > buf.numel()) return false;
@@ -281,12 +383,13 @@ void FlatParams::rebind() {
   if (mirror_) {
     std::vector<size_t> groupOf = groupOf_;
     std::vector<Key> keys = keys_;
-    build(groupOf, keys);
+    std::vector<std::vector<int64_t>> strides = strides_;
+    build(groupOf, keys, strides);
   } else {
     std::vector<size_t> groupOf;
     std::vector<Key> keys;
     groupByDeviceAndDtype(groupOf, keys);
-    build(groupOf, keys);
+    build(groupOf, keys, currentStrides());
   }
 }
 
@@ -309,7 +412,7 @@ bool FlatParams::sameLayoutAs(const FlatParams& other) const {
   for (size_t g = 0; g < buffers_.size(); ++g) {
     if (buffers_[g].numel() != other.buffers_[g].numel() || buffers_[g].device() != other.buffers_[g].device()) return false;
   }
-  return groupOf_ == other.groupOf_ && offset_ == other.offset_;
+  return groupOf_ == other.groupOf_ && offset_ == other.offset_ && strides_ == other.strides_;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace torch {
@@ -31,8 +32,10 @@ namespace mssl {
 c10::ScalarType emaDtypeFor(c10::ScalarType online);
 
 // Groups tensors by (device, dtype) in order of first appearance; each group is one contiguous
-// 1-D buffer and each tensor becomes a contiguous view into it (offsets in the given order, no
-// padding). Tensors must be defined, dense, floating point and distinct.
+// 1-D buffer and each tensor becomes a dense view into it (offsets in the given order, no
+// padding) that keeps its memory format: channels-last for a 4-D tensor stored channels-last
+// (a channels-last model's conv weights), row-major otherwise. Tensors must be defined, dense,
+// floating point and distinct.
 class FlatParams {
  public:
   explicit FlatParams(std::vector<torch::Tensor> params);
@@ -41,7 +44,7 @@ class FlatParams {
   // emaDtypeFor(group dtype of `like`). This is how an EMA copy mirrors its online tensors.
   FlatParams(std::vector<torch::Tensor> params, const FlatParams& like);
 
-  // True when every tensor is still a contiguous view of its group buffer at its offset.
+  // True when every tensor is still a view of its group buffer at its offset with its strides.
   bool isFlat() const;
   // Re-flattens if !isFlat(): new buffers, current values copied in, tensors re-pointed. A
   // mirror keeps its layout rule (the one it was built with) and its fp32-at-least dtype.
@@ -56,7 +59,8 @@ class FlatParams {
   size_t groupOf(size_t i) const { return groupOf_.at(i); }
   int64_t offsetOf(size_t i) const { return offset_.at(i); }
 
-  // True when both have the same groups (device, numel) and the same per-tensor group/offset.
+  // True when both have the same groups (device, numel) and the same per-tensor group, offset and
+  // strides (the elementwise update pairs buffer elements, so both sides must agree on all three).
   bool sameLayoutAs(const FlatParams& other) const;
 
  private:
@@ -64,12 +68,14 @@ class FlatParams {
     c10::Device device;
     c10::ScalarType dtype;
   };
-  void build(const std::vector<size_t>& groupOf, const std::vector<Key>& keys);
+  void build(const std::vector<size_t>& groupOf, const std::vector<Key>& keys, const std::vector<std::vector<int64_t>>& strides);
+  std::vector<std::vector<int64_t>> currentStrides() const;
   void groupByDeviceAndDtype(std::vector<size_t>& groupOf, std::vector<Key>& keys) const;
 
   std::vector<torch::Tensor> params_;
   std::vector<size_t> groupOf_;
   std::vector<int64_t> offset_;
+  std::vector<std::vector<int64_t>> strides_;  // per tensor, inside its buffer
   std::vector<torch::Tensor> buffers_;
   std::vector<Key> keys_;
   bool mirror_ = false;
@@ -106,5 +112,12 @@ void emaUpdateReference(const std::vector<torch::Tensor>& online, const std::vec
 // The single-pass kernel on one pair of flat buffers (same device, same numel, `ema` contiguous
 // fp32/fp64, `online` contiguous floating): e += weight·(o − e). Exposed for benchmarks.
 void emaLerpFlat(const torch::Tensor& online, const torch::Tensor& ema, double weight);
+
+// The instruction set of the fp32 CPU kernel in use: "avx2", "avx512" or "baseline" (picked at
+// load: AVX2 when the CPU has it, measured faster than AVX-512 on Zen 4; else AVX-512; else baseline). setEmaKernelIsa("avx2" | "avx512" | "baseline" | "auto") forces one, so a
+// benchmark on an AVX-512 machine also measures the AVX2 path; std::invalid_argument when the CPU
+// lacks it. Not for use while an update runs on another thread.
+const char* emaKernelIsa();
+void setEmaKernelIsa(const std::string& isa);
 
 }  // namespace mssl

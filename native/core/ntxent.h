@@ -28,8 +28,8 @@ torch::Tensor momentumNtXent(const torch::Tensor& z1, const torch::Tensor& z2, c
 namespace losscheck {
 // `fn` and `arg` name the call and the argument in the message.
 void temperature(const char* fn, double tau);
-// Defined, 2-D [rows, D] (rows >= minRows), floating point, all finite.
-void embeddings(const char* fn, const char* arg, const torch::Tensor& x, int64_t minRows = 1);
+// Defined, 2-D [rows, D] (rows >= minRows), floating point, and (unless !finite) all finite.
+void embeddings(const char* fn, const char* arg, const torch::Tensor& x, int64_t minRows = 1, bool finite = true);
 // y has the dtype, device and feature dim of x (and rows when sameRows).
 void compatible(const char* fn, const char* xArg, const torch::Tensor& x, const char* yArg, const torch::Tensor& y,
                 bool sameRows);

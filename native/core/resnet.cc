@@ -253,4 +253,30 @@ std::shared_ptr<nn::Module> ResNetImpl::partModule(int part) {
 
 std::vector<torch::Tensor> ResNetImpl::partParameters(int part) { return partModule(part)->parameters(); }
 
+// ------------------------------------------------------------------------- memory format
+
+void setConvMemoryFormat(nn::Module& m, c10::MemoryFormat format) {
+  torch::NoGradGuard ng;
+  // The canonical strides of `format`, not merely is_contiguous(format): a 1×1 conv weight
+  // [O, I, 1, 1] is "contiguous" in both formats, and left with NCHW strides beside NHWC inputs
+  // its backward came out 1e-3 off (fp64 reference) where canonical NHWC strides match to 1e-5,
+  // as Python's module.to(memory_format=...) does.
+  auto canonical = [format](const torch::Tensor& t) {
+    return at::empty(t.sizes(), t.options().memory_format(format)).copy_(t);
+  };
+  auto convert = [&](torch::Tensor& t) {
+    if (!t.defined() || t.dim() != 4) return;
+    if (t.strides() == at::empty(t.sizes(), t.options().memory_format(format)).strides()) return;
+    t.set_data(canonical(t));
+    if (t.grad().defined()) t.mutable_grad() = canonical(t.grad());
+  };
+  for (auto& p : m.parameters()) convert(p);
+  for (auto& b : m.buffers()) convert(b);
+}
+
+torch::Tensor inConvFormat(const torch::Tensor& x, bool channelsLast) {
+  if (!channelsLast || !x.defined() || x.dim() != 4) return x;
+  return x.contiguous(c10::MemoryFormat::ChannelsLast);
+}
+
 }  // namespace mssl

@@ -112,4 +112,12 @@ class ResNetImpl : public torch::nn::Cloneable<ResNetImpl> {
 };
 TORCH_MODULE(ResNet);
 
+// Stores every 4-D parameter and buffer of `m` (the convolution weights) in `format`
+// (ChannelsLast = NHWC, Contiguous = NCHW) in place: Tensor::set_data keeps the tensor objects,
+// so optimizers, hooks and parameter lists stay valid; defined gradients follow. Values are
+// unchanged. LibTorch 1.13 C++ modules have no `.to(memory_format)`.
+void setConvMemoryFormat(torch::nn::Module& m, c10::MemoryFormat format);
+// `x` in the format the model's convolutions use (NHWC when channelsLast and x is 4-D).
+torch::Tensor inConvFormat(const torch::Tensor& x, bool channelsLast);
+
 }  // namespace mssl

@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "core/memory_format.h"
 #include "core/schedules.h"
 
 namespace mssl {
@@ -47,6 +48,7 @@ SslModel::SslModel(const SslConfig& cfg) : cfg_(cfg), device_(torch::kCPU) {
   torch::manual_seed(cfg_.seed);
   networks_ = std::make_unique<SslNetworks>(cfg_.networks);
   networks_->to(device_);
+  if (cfg_.channelsLast) setModelMemoryFormat(*networks_, true);
   networks_->train(true);
   augmenter_ = std::make_unique<BatchAugmenter>(cfg_.augment, cfg_.seed * 2654435761ULL + 1);
   OptimConfig oc = cfg_.optim;
@@ -91,7 +93,7 @@ StepViews SslModel::forwardViews(const std::vector<torch::Tensor>& x, const torc
   v.step = step_;
   v.totalSteps = cfg_.totalSteps;
   v.keysFromEma = networks_->anyEma();
-  for (const auto& xi : x) v.online.push_back(networks_->forwardOnline(xi));
+  for (const auto& xi : x) v.online.push_back(networks_->forwardOnline(inConvFormat(xi, cfg_.channelsLast)));
   return v;
 }
 
@@ -207,7 +209,7 @@ torch::Tensor SslModel::embed(const torch::Tensor& batch) {
   std::vector<torch::Tensor> out;
   for (int64_t start = 0; start < batch.size(0); start += kChunk) {
     torch::Tensor x = batch.slice(0, start, std::min(batch.size(0), start + kChunk)).to(device_);
-    out.push_back(networks_->embed(evalTransform(cfg_.augment, x)));
+    out.push_back(networks_->embed(inConvFormat(evalTransform(cfg_.augment, x), cfg_.channelsLast)));
   }
   return out.empty() ? torch::empty({0, networks_->featureDim()}) : torch::cat(out, 0);
 }

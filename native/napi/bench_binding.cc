@@ -8,6 +8,12 @@
 //   benchAddInPlace(a, b, iters, impl)           a += b: 'loop' (parallel_for over restrict
 //                                                pointers, as the EMA kernel) or 'aten' (a.add_(b))
 //   benchNtXentPair(a, b, iters, tau)            ntXentPair forward + autograd grads + loss.item()
+//   benchEmaIsa(isa?)                            sync: forces the fused EMA's CPU kernel ('avx512',
+//                                                'avx2', 'baseline', 'auto'); returns the one in use
+//   benchMatmul(m, k, n, iters)                  fp32 [m,k]·[k,n] (the machine's sgemm rate)
+//   benchConv2d(b, cin, cout, hw, k, iters, channelsLast, backward)
+//                                                one 3×3-style conv (stride 1, same padding) forward,
+//                                                or forward + backward (input and weight grads)
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
@@ -166,7 +172,62 @@ Napi::Value benchNtXentPair(const Napi::CallbackInfo& cb) {
   });
 }
 
+Napi::Value benchEmaIsa(const Napi::CallbackInfo& cb) {
+  return guarded(cb.Env(), [&]() -> Napi::Value {
+    if (cb.Length() > 0 && cb[0].IsString()) setEmaKernelIsa(cb[0].As<Napi::String>().Utf8Value());
+    return Napi::String::New(cb.Env(), emaKernelIsa());
+  });
+}
+
+Napi::Value benchMatmul(const Napi::CallbackInfo& cb) {
+  return guarded(cb.Env(), [&]() -> Napi::Value {
+    const char* fn = "benchMatmul";
+    const auto m = static_cast<int64_t>(numArg(cb, 0, fn, "m")), k = static_cast<int64_t>(numArg(cb, 1, fn, "k")),
+               n = static_cast<int64_t>(numArg(cb, 2, fn, "n"));
+    int64_t iters = itersArg(cb, 3, fn);
+    return submitTimed(cb, [m, k, n, iters] {
+      torch::NoGradGuard ng;
+      at::Tensor a = at::randn({m, k}), b = at::randn({k, n}), c = at::empty({m, n});
+      at::mm_out(c, a, b);
+      return timeLoop(iters, [&] { at::mm_out(c, a, b); });
+    });
+  });
+}
+
+Napi::Value benchConv2d(const Napi::CallbackInfo& cb) {
+  return guarded(cb.Env(), [&]() -> Napi::Value {
+    const char* fn = "benchConv2d";
+    const auto b = static_cast<int64_t>(numArg(cb, 0, fn, "b")), cin = static_cast<int64_t>(numArg(cb, 1, fn, "cin")),
+               cout = static_cast<int64_t>(numArg(cb, 2, fn, "cout")), hw = static_cast<int64_t>(numArg(cb, 3, fn, "hw")),
+               k = static_cast<int64_t>(numArg(cb, 4, fn, "k"));
+    int64_t iters = itersArg(cb, 5, fn);
+    const bool channelsLast = cb.Length() > 6 && cb[6].ToBoolean().Value();
+    const bool backward = cb.Length() > 7 && cb[7].ToBoolean().Value();
+    return submitTimed(cb, [=] {
+      const auto fmt = channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+      at::Tensor x = at::randn({b, cin, hw, hw}).contiguous(fmt);
+      at::Tensor w = at::randn({cout, cin, k, k}).contiguous(fmt);
+      auto once = [&] {
+        if (!backward) {
+          torch::NoGradGuard ng;
+          (void)at::conv2d(x, w, {}, 1, k / 2);
+          return;
+        }
+        torch::AutoGradMode on(true);
+        at::Tensor xi = x.detach().requires_grad_(true), wi = w.detach().requires_grad_(true);
+        at::Tensor y = at::conv2d(xi, wi, {}, 1, k / 2);
+        auto g = torch::autograd::grad({y}, {xi, wi}, {at::ones_like(y)});
+      };
+      once();
+      return timeLoop(iters, once);
+    });
+  });
+}
+
 void init(Napi::Env env, Napi::Object exports) {
+  exports.Set("benchEmaIsa", Napi::Function::New<benchEmaIsa>(env, "benchEmaIsa"));
+  exports.Set("benchMatmul", Napi::Function::New<benchMatmul>(env, "benchMatmul"));
+  exports.Set("benchConv2d", Napi::Function::New<benchConv2d>(env, "benchConv2d"));
   exports.Set("benchNoop", Napi::Function::New<benchNoop>(env, "benchNoop"));
   exports.Set("benchNoopAsync", Napi::Function::New<benchNoopAsync>(env, "benchNoopAsync"));
   exports.Set("benchFusedEma", Napi::Function::New<benchFusedEma>(env, "benchFusedEma"));

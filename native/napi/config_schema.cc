@@ -299,6 +299,7 @@ void visitSslConfig(V& v, SslConfig& c) {
   v.seed("seed", c.seed);
   v.string("device", c.device);
   v.section("gradMonitor", [&](auto& s) { s.boolean("enabled", c.gradMonitor); });
+  v.boolean("channelsLast", c.channelsLast);
 }
 
 const char* keyUseName(KeyUse k) { return k == KeyUse::kAlways ? "always" : "ifEma"; }

@@ -78,3 +78,20 @@ export class LineChild {
     return last;
   }
 }
+
+/** Bench-only entry points beyond lib/native.ts's typed ones (native/napi/bench_binding.cc). */
+export interface BenchExtras {
+  /** Forces the fused EMA's CPU kernel ('avx512' | 'avx2' | 'baseline' | 'auto'); returns the one in use. */
+  benchEmaIsa(isa?: string): string;
+  benchMatmul(m: number, k: number, n: number, iters: number): Promise<number>;
+  benchConv2d(b: number, cin: number, cout: number, hw: number, k: number, iters: number, channelsLast: boolean, backward: boolean): Promise<number>;
+}
+
+/** 'AVX-512' / 'AVX2' / 'baseline' from /proc/cpuinfo flags, plus the AVX-512 subsets present. */
+export function cpuFlags(cpuinfo: string): { kind: string; flags: string[] } {
+  const line = (cpuinfo.match(/^flags\s*:\s*(.*)$/m) ?? [])[1] ?? '';
+  const all = new Set(line.split(/\s+/));
+  const flags = ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx512_bf16', 'amx_tile'].filter((f) => all.has(f));
+  const kind = all.has('avx512f') ? 'AVX-512' : all.has('avx2') ? 'AVX2' : 'baseline';
+  return { kind, flags };
+}

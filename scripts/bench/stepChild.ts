@@ -1,5 +1,6 @@
 // Our side of the training-step benchmark, in its own process so its peak RSS is its own.
 // JSON lines on stdin: {cmd:'run', steps:k} -> {seconds, steps, loss}; {cmd:'quit'} -> {maxRssKB}.
+// Flags: --threads, --batch, --out-size, --channels-last 0|1 (default 1, the package default).
 // A step: sampler batch -> dataset gather (native index_select) -> SslModel.step (two augmented
 // views, forward, NT-Xent, backward, SGD; all native, off the event loop).
 import * as readline from 'readline';
@@ -19,11 +20,12 @@ async function main(): Promise<void> {
   const threads = arg('--threads', 2);
   const batch = arg('--batch', 256);
   const outSize = arg('--out-size', 32);
+  const channelsLast = arg('--channels-last', 1) !== 0;
   setNumThreads(threads);
   const ds = await loadFashionMnist('train');
-  const model = SslModel.create({ backbone: { inChannels: 1 }, augment: { outSize }, ema: { parts: 'none' } });
+  const model = SslModel.create({ backbone: { inChannels: 1 }, augment: { outSize }, ema: { parts: 'none' }, channelsLast });
   const sampler = ds.sampler({ batchSize: batch, dropLast: true, shuffle: true, seed: 1 });
-  reply({ ready: true, numThreads: info().numThreads, numParameters: model.summary().numParameters });
+  reply({ ready: true, numThreads: info().numThreads, numParameters: model.summary().numParameters, channelsLast, ompWaitPolicy: process.env.OMP_WAIT_POLICY ?? '(libgomp default)' });
   const rl = readline.createInterface({ input: process.stdin });
   for await (const line of rl) {
     const req = JSON.parse(line) as { cmd: string; steps?: number };

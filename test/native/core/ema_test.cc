@@ -103,6 +103,29 @@ MSSL_TEST(ema_fused_matches_reference_many_tensors) {
   checkFusedMatchesReference({{512, 256, 3}, {300001}, {5}}, torch::kFloat);
 }
 
+// Every fp32 kernel this CPU can run (AVX-512, AVX2+FMA, baseline): vector bodies, tails shorter
+// than one unrolled iteration, ranges split across threads at ATen's grain.
+MSSL_TEST(ema_every_cpu_kernel_matches_reference) {
+  const std::string chosen = mssl::emaKernelIsa();
+  CHECK(chosen == "avx512" || chosen == "avx2" || chosen == "baseline");
+  int ran = 0;
+  for (const char* isa : {"avx512", "avx2", "baseline"}) {
+    try {
+      mssl::setEmaKernelIsa(isa);
+    } catch (const std::invalid_argument&) {
+      continue;  // not on this CPU
+    }
+    ++ran;
+    CHECK(std::string(mssl::emaKernelIsa()) == isa);
+    checkFusedMatchesReference({{31}, {32}, {33}, {95}, {65536 + 17}, {3, 5, 7}}, torch::kFloat);
+    checkFusedMatchesReference({{300001}, {1}}, torch::kFloat);
+  }
+  mssl::setEmaKernelIsa("auto");
+  CHECK(std::string(mssl::emaKernelIsa()) == chosen);
+  CHECK(ran >= 1);
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([] { mssl::setEmaKernelIsa("sse9"); }, "isa must be"));
+}
+
 MSSL_TEST(ema_fp16_and_bf16_online_keep_fp32_ema) {
   checkFusedMatchesReference(kMixedShapes, torch::kHalf);
   checkFusedMatchesReference(kMixedShapes, torch::kBFloat16);
