@@ -11,6 +11,7 @@
 #include "napi/augment_config.h"
 #include "napi/config_reader.h"
 #include "napi/errors.h"
+#include "napi/named_tensors_job.h"  // issue #12: weights for the ONNX exporter
 #include "napi/registry.h"
 #include "napi/tensor_wrap.h"
 
@@ -90,6 +91,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                            InstanceMethod<&TrainerWrap::load>("load"),
                            InstanceMethod<&TrainerWrap::exportStateDict>("exportStateDict"),
                            InstanceMethod<&TrainerWrap::signature>("signature"),
+                           InstanceMethod<&TrainerWrap::namedTensors>("namedTensors"),  // issue #12
                            InstanceMethod<&TrainerWrap::dispose>("dispose"),
                            InstanceAccessor<&TrainerWrap::disposed>("disposed"),
                        });
@@ -302,6 +304,14 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const auto& r = live(info.Env());
       return Napi::String::New(info.Env(), modelSignature(r->model().config(), r->config()));
+    });
+  }
+
+  // Issue #12: the networks' weights for exporters in JS (native/napi/named_tensors_job.h).
+  Napi::Value namedTensors(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const auto& r = live(info.Env());
+      return submitNamedTensors(info, std::shared_ptr<SslModel>(r, &r->model()));
     });
   }
 
