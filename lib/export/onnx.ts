@@ -12,6 +12,7 @@ import * as path from 'path';
 import { onnx } from 'onnx-proto';
 
 import type { SslModel } from '../model';
+import { packageRoot } from '../native';
 import type { Tensor } from '../tensor';
 import { evalPreprocessing } from './evalPreprocessing';
 
@@ -192,11 +193,7 @@ function valueInfo(name: string, dims: (number | string)[]): onnx.IValueInfoProt
 }
 
 function packageVersion(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** The ONNX model of `model`'s eval-mode network as protobuf bytes (see exportOnnx). */
