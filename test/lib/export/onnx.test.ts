@@ -140,11 +140,12 @@ describe('exportOnnx graph', () => {
     const m = onnx.ModelProto.decode(fs.readFileSync(file));
     expect(m.opsetImport.map((o) => Number(o.version))).toEqual([13]);
     const dims = (v: onnx.IValueInfoProto) => v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
-    expect(m.graph!.input.map((i) => i.name)).toEqual(['images']);
-    expect(dims(m.graph!.input[0])).toEqual(['N', 3, 'H', 'W']);
-    expect(m.graph!.output.map((o) => o.name)).toEqual(['features']);
-    expect(dims(m.graph!.output[0])).toEqual(['N', 32]);
-    const ops = new Set(m.graph!.node.map((n) => n.opType));
+    const graph = m.graph as onnx.GraphProto;
+    expect(graph.input.map((i) => i.name)).toEqual(['images']);
+    expect(dims(graph.input[0])).toEqual(['N', 3, 'H', 'W']);
+    expect(graph.output.map((o) => o.name)).toEqual(['features']);
+    expect(dims(graph.output[0])).toEqual(['N', 32]);
+    const ops = new Set(graph.node.map((n) => n.opType));
     expect([...ops].sort()).toEqual(['Add', 'BatchNormalization', 'Conv', 'Div', 'Flatten', 'GlobalAveragePool', 'Identity', 'Relu', 'Sub']);
     const meta = Object.fromEntries(m.metadataProps.map((p) => [p.key, p.value]));
     expect(JSON.parse(meta.preprocessing)).toMatchObject({ resize: { size: [16, 16], mode: 'bilinear' }, scale: 1 / 255, mean: [0.4, 0.5, 0.6], std: [0.2, 0.25, 0.3] });
