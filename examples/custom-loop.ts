@@ -4,7 +4,7 @@
 // logging, stopping, saving — is ordinary Node code. Ctrl-C (or the STOP_AFTER_MS timer) aborts
 // after the current step; a checkpoint is written every CKPT_EVERY steps and at the end, and a
 // second run resumes from it.
-//   npx ts-node examples/custom-loop.ts   (DATASET=dir|name, STEPS=n, CKPT=file)
+//   npx ts-node --transpile-only examples/custom-loop.ts   (DATASET=dir|name, STEPS=n, CKPT=file)
 import { EventEmitter } from 'events';
 import * as fs from 'fs';
 

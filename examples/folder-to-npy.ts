@@ -3,7 +3,7 @@
 // The folder has one sub-folder per class (root/cat/*.png, root/dog/*.jpg, ...), decoded and
 // resized with sharp. Features come from a pretrain run (CHECKPOINT=run folder) or, without one,
 // from a fresh network (to try the pipeline).
-//   npx ts-node examples/folder-to-npy.ts ROOT [OUT_PREFIX]
+//   npx ts-node --transpile-only examples/folder-to-npy.ts ROOT [OUT_PREFIX]
 import * as fs from 'fs';
 
 import { loadImageFolder, loadTrainedModel, SslModel } from '../lib';

@@ -3,7 +3,7 @@
 // Trains SimCLR with projector-only momentum for a few hundred steps, writes the backbone as
 // ONNX, then serves it the way a Node service would: onnxruntime-node, no LibTorch involved,
 // images resized to the training size and divided by 255 (the model's metadata says so).
-//   npx ts-node examples/onnx-serving.ts            (Fashion-MNIST; DATASET=dir|name, STEPS=n)
+//   npx ts-node --transpile-only examples/onnx-serving.ts            (Fashion-MNIST; DATASET=dir|name, STEPS=n)
 import * as ort from 'onnxruntime-node';
 
 import { configFor, openDataset, SslModel, Trainer } from '../lib';

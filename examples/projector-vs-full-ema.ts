@@ -3,7 +3,7 @@
 // The paper's cheap variant keeps an EMA copy of the projector only (keys reuse the online
 // backbone features); full EMA runs a second backbone forward per view. Same seed = same
 // initialisation and data order, so the difference is the EMA wiring alone.
-//   npx ts-node examples/projector-vs-full-ema.ts   (DATASET=dir|name, STEPS=n, SUBSET=n)
+//   npx ts-node --transpile-only examples/projector-vs-full-ema.ts   (DATASET=dir|name, STEPS=n, SUBSET=n)
 import { configFor, knnClassify, openDataset, SslModel, Trainer } from '../lib';
 
 async function main(): Promise<void> {

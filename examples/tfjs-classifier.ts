@@ -3,7 +3,7 @@
 // A Node team that already computes with tfjs takes momentum-ssl features as plain Float32Arrays
 // (model.embedArray) and trains its own softmax layer on them; the package's L-BFGS linear probe
 // on the same features is the reference accuracy.
-//   npx ts-node examples/tfjs-classifier.ts   (DATASET=dir|name, STEPS=n, SUBSET=n)
+//   npx ts-node --transpile-only examples/tfjs-classifier.ts   (DATASET=dir|name, STEPS=n, SUBSET=n)
 import * as tf from '@tensorflow/tfjs';
 
 import { configFor, linearProbe, openDataset, SslModel, Trainer } from '../lib';
