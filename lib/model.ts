@@ -2,6 +2,7 @@
 // optimizer and the augmenter, living natively (native/core/ssl_model.h: the same concept).
 // step() runs one whole training step off the event loop.
 import { DeepPartial, resolveSslConfig, SslConfig } from './config';
+import { exportOnnx, OnnxExportOptions } from './export/onnx';
 import { binding, NativeSslModel } from './native';
 import { Tensor } from './tensor';
 
@@ -141,6 +142,20 @@ export class SslModel {
    */
   exportStateDict(path: string, options: { ema?: boolean } = {}): Promise<string> {
     return this.native.exportStateDict(path, options.ema === true);
+  }
+
+  /**
+   * Issue #12: the backbone's (torchvision key names) or projector's parameters and buffers, as
+   * CPU copies in eval-ready form: what exporters to other runtimes read. Dispose the tensors.
+   */
+  async namedTensors(which: 'backbone' | 'projector', options: { ema?: boolean } = {}): Promise<[string, Tensor][]> {
+    const pairs = await this.native.namedTensors(which, options.ema === true);
+    return pairs.map(([name, t]) => [name, new Tensor(t)]);
+  }
+
+  /** Issue #12: the eval-mode network as an ONNX file for onnxruntime-node (lib/export/onnx.ts). */
+  exportOnnx(path: string, options: OnnxExportOptions = {}): Promise<string> {
+    return exportOnnx(this, path, options);
   }
 
   /** What must match for a checkpoint to load: architecture, EMA parts, loss and queue layout. */

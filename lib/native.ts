@@ -70,6 +70,7 @@ export interface NativeSslModel {
   save(path: string, extra?: string): Promise<string>;
   load(path: string): Promise<string>;
   exportStateDict(path: string, ema?: boolean): Promise<string>;
+  namedTensors(which: 'backbone' | 'projector', ema?: boolean): Promise<[string, NativeTensor][]>; // issue #12
   signature(): string;
   dispose(): void;
   readonly disposed: boolean;

@@ -8,6 +8,7 @@ import { setNumThreads } from '../runtime';
 import { Command, Io, UsageError } from './command';
 import { embedCommand } from './embed';
 import { evalCommand } from './eval';
+import { exportCommand } from './export';
 import { commandHelp, mainHelp, pkgVersion } from './help';
 import { infoCommand } from './info';
 import { oneLine, parseCommand } from './options';
@@ -17,6 +18,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   pretrain: pretrainCommand,
   eval: evalCommand,
   embed: embedCommand,
+  export: exportCommand,
   info: infoCommand,
 });
 

@@ -8,6 +8,7 @@
 #include <torch/serialize.h>
 
 #include "core/memory_format.h"
+#include "core/named_tensors.h"
 
 namespace mssl {
 
@@ -52,15 +53,6 @@ std::string readString(torch::serialize::InputArchive& a, const std::string& key
   c10::IValue v;
   if (!a.try_read(key, v) || !v.isString()) throw std::invalid_argument("checkpoint: missing or invalid '" + key + "' (not a momentum-ssl checkpoint?)");
   return v.toStringRef();
-}
-
-// Which part a torchvision-style backbone key belongs to.
-int partOfKey(const std::string& key) {
-  if (key.rfind("conv1.", 0) == 0 || key.rfind("bn1.", 0) == 0) return 0;
-  for (int b = 1; b <= 4; ++b) {
-    if (key.rfind("layer" + std::to_string(b) + ".", 0) == 0) return b;
-  }
-  return -1;
 }
 
 }  // namespace
@@ -156,18 +148,7 @@ std::string loadCheckpoint(SslModel& ssl, const std::string& path) {
 void exportBackboneStateDict(SslNetworks& model, const std::string& path, bool ema) {
   if (ema && !model.anyEma()) throw std::invalid_argument("exportStateDict: ema=true but the model has no EMA parts");
   c10::Dict<std::string, at::Tensor> dict;
-  auto emaNamed = model.emaBackbone().is_empty() ? torch::OrderedDict<std::string, torch::Tensor>() : model.emaBackbone()->named_parameters();
-  auto emaBuffers = model.emaBackbone().is_empty() ? torch::OrderedDict<std::string, torch::Tensor>() : model.emaBackbone()->named_buffers();
-  auto pick = [&](const std::string& key, const torch::Tensor& online, const torch::OrderedDict<std::string, torch::Tensor>& emaSide) {
-    int part = partOfKey(key);
-    bool useEma = ema && part >= 0 && model.hasEma(part) && emaSide.contains(key);
-    // NCHW-contiguous whatever the training layout: torchvision code expects it.
-    dict.insert(key, (useEma ? emaSide[key] : online).detach().to(torch::kCPU).clone(at::MemoryFormat::Contiguous));
-  };
-  // Parameters then buffers per module would reorder keys relative to torchvision; Python code
-  // indexes by name, so order is cosmetic. Keep parameters first, then buffers.
-  for (const auto& item : model.backbone()->named_parameters()) pick(item.key(), item.value(), emaNamed);
-  for (const auto& item : model.backbone()->named_buffers()) pick(item.key(), item.value(), emaBuffers);
+  for (auto& [key, tensor] : backboneTensors(model, ema)) dict.insert(key, tensor);
   std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
   const std::string tmp = path + ".tmp";
   {

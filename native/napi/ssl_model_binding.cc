@@ -9,6 +9,7 @@
 #include "napi/addon.h"
 #include "napi/config_schema.h"
 #include "napi/errors.h"
+#include "napi/named_tensors_job.h"  // issue #12: weights for the ONNX exporter
 #include "napi/registry.h"
 #include "napi/tensor_wrap.h"
 
@@ -48,6 +49,7 @@ class SslModelWrap : public Napi::ObjectWrap<SslModelWrap> {
                            InstanceMethod<&SslModelWrap::load>("load"),
                            InstanceMethod<&SslModelWrap::exportStateDict>("exportStateDict"),
                            InstanceMethod<&SslModelWrap::signature>("signature"),
+                           InstanceMethod<&SslModelWrap::namedTensors>("namedTensors"),
                            InstanceMethod<&SslModelWrap::dispose>("dispose"),
                            InstanceAccessor<&SslModelWrap::disposed>("disposed"),
                        });
@@ -262,6 +264,14 @@ class SslModelWrap : public Napi::ObjectWrap<SslModelWrap> {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const auto& r = live(info.Env());
       return Napi::String::New(info.Env(), modelSignature(*r));
+    });
+  }
+
+  // Issue #12: the networks' weights for exporters in JS (native/napi/named_tensors_job.h).
+  Napi::Value namedTensors(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      const auto& r = live(info.Env());
+      return submitNamedTensors(info, std::shared_ptr<SslNetworks>(r, &r->networks()));
     });
   }
 

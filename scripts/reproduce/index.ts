@@ -183,7 +183,7 @@ async function main(): Promise<void> {
   if (wall.length) meta['run wall time (recorded runs)'] = `${(wall.reduce((a, x) => a + x, 0) / 60).toFixed(0)} min over ${wall.length} runs`;
   if (executed) meta['this invocation'] = `${executed} runs in ${((Date.now() - t0) / 60000).toFixed(1)} min`;
   const reportPath = path.join(outDir, 'report.html');
-  fs.writeFileSync(reportPath + '.tmp', renderReport(results, meta, table, claims));
+  fs.writeFileSync(reportPath + '.tmp', await renderReport(results, meta, table, claims));
   fs.renameSync(reportPath + '.tmp', reportPath);
   fs.writeFileSync(path.join(outDir, 'summary.json'), JSON.stringify({ meta, variants: VARIANTS, claims, results }, null, 2));
   fs.writeFileSync(path.join(outDir, 'claims.md'), claimsMd + '\n');

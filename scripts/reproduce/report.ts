@@ -1,6 +1,8 @@
-// The reproduce outputs: the printed table and report.html (plots and the claims table).
+// The reproduce outputs: the printed table and report.html (plots and the claims table). Every
+// value that is a mean over seeds is drawn with an error bar of ± its std over seeds.
 import { PART_NAMES } from '../../lib/config';
-import { barChart, escapeHtml, lineChart } from '../../lib/analysis/report';
+import { barChart, lineChart } from '../../lib/analysis/charts';
+import { escapeHtml } from '../../lib/analysis/report';
 import { mean, sampleStd } from '../../lib/analysis/stats';
 import { ClaimResult, steadyCv } from './claims';
 import { lastK, RunResult, VARIANTS } from './variants';
@@ -54,74 +56,99 @@ function claimsHtml(claims: readonly ClaimResult[]): string {
   return `<table><thead><tr>${head}</tr></thead><tbody>\n${rows}\n</tbody></table>`;
 }
 
-export function renderReport(results: RunResult[], meta: Record<string, string>, table: string, claims: readonly ClaimResult[]): string {
+/** ± std over seeds, or undefined for a single seed (no spread to draw). */
+function stdOf(xs: number[]): number | undefined {
+  const s = sampleStd(xs);
+  return xs.length > 1 && Number.isFinite(s) ? s : undefined;
+}
+
+export async function renderReport(results: RunResult[], meta: Record<string, string>, table: string, claims: readonly ClaimResult[]): Promise<string> {
   const present = VARIANTS.filter((v) => results.some((r) => r.variant === v.id));
   const byId = (id: string) => results.filter((r) => r.variant === id);
-  const acc = barChart(
-    'Accuracy by EMA configuration (mean over seeds)',
+  const seedNote = (() => {
+    const n = Math.max(...present.map((v) => byId(v.id).length));
+    return n > 1 ? `mean ± std over ${n} seeds` : 'one seed';
+  })();
+  const knn = (rs: RunResult[]) => rs.map((r) => r.knnTop1);
+  const acc = await barChart(
+    `Accuracy by EMA configuration (${seedNote})`,
     present.map((v) => {
       const rs = byId(v.id);
       const lin = linear(rs);
       return {
-        label: v.id,
+        label: v.label,
         bars: [
-          { name: 'kNN', value: mean(rs.map((r) => r.knnTop1)), color: '#1f77b4' },
-          ...(lin.length ? [{ name: 'linear', value: mean(lin), color: '#ff7f0e' }] : []),
+          { name: 'kNN top-1', value: mean(knn(rs)), std: stdOf(knn(rs)), color: '#1f77b4' },
+          ...(lin.length ? [{ name: 'linear probe top-1', value: mean(lin), std: stdOf(lin), color: '#ff7f0e' }] : []),
         ],
       };
     }),
+    { domain: null },
   );
   // The partial-EMA sweep at equal k, against the momentum-free baseline.
-  const sweepPoints = (id: (k: number) => string, metric: (rs: RunResult[]) => number[]) =>
-    [1, 2, 3, 4, 5].filter((k) => byId(id(k)).length > 0).map((k) => [k, 100 * mean(metric(byId(id(k))))] as const);
-  const knn = (rs: RunResult[]) => rs.map((r) => r.knnTop1);
-  const sweeps = (['kNN', 'linear'] as const).map((name) => {
-    const metric = name === 'kNN' ? knn : linear;
-    const base = byId('simclr');
-    return lineChart(`${name} top-1 % by number of EMA parts k (mean over seeds)`, 'k', [
-      { name: 'first-k (from the input)', color: COLORS[0], points: sweepPoints((k) => `first-${k}`, metric) },
-      { name: 'last-k (from the loss)', color: COLORS[1], points: sweepPoints(lastK, metric) },
-      ...(base.length ? [{ name: 'SimCLR, no EMA', color: '#7f7f7f', points: [1, 5].map((k) => [k, 100 * mean(metric(base))] as const) }] : []),
-    ]);
+  const ks = (id: (k: number) => string) => [1, 2, 3, 4, 5].filter((k) => byId(id(k)).length > 0);
+  const sweepSeries = (name: string, color: string, id: (k: number) => string, metric: (rs: RunResult[]) => number[]) => ({
+    name,
+    color,
+    points: ks(id).map((k) => [k, 100 * mean(metric(byId(id(k))))] as const),
+    std: ks(id).map((k) => {
+      const s = stdOf(metric(byId(id(k))));
+      return s === undefined ? undefined : 100 * s;
+    }),
   });
-  const maxMs = Math.max(...present.map((v) => mean(byId(v.id).map((r) => r.msPerStep))));
-  const time = barChart(
-    `Step time by configuration (fraction of the slowest, ${maxMs.toFixed(0)} ms)`,
+  const sweeps = await Promise.all(
+    (['kNN', 'linear'] as const).map((name) => {
+      const metric = name === 'kNN' ? knn : linear;
+      const base = byId('simclr');
+      return lineChart(`${name} top-1 % by number of EMA parts k (${seedNote})`, 'k', [
+        sweepSeries('first-k (from the input)', COLORS[0], (k) => `first-${k}`, metric),
+        sweepSeries('last-k (from the loss)', COLORS[1], lastK, metric),
+        ...(base.length ? [{ name: 'SimCLR, no EMA', color: '#7f7f7f', points: [1, 5].map((k) => [k, 100 * mean(metric(base))] as const) }] : []),
+      ]);
+    }),
+  );
+  const time = await barChart(
+    `Step time by configuration (${seedNote})`,
     present.map((v) => {
       const rs = byId(v.id);
+      const step = rs.map((r) => r.msPerStep);
+      const key = rs.map((r) => r.keyBranchMsPerStep);
       return {
-        label: v.id,
+        label: v.label,
         bars: [
-          { name: 'step', value: mean(rs.map((r) => r.msPerStep)) / maxMs, color: '#7f7f7f' },
-          { name: 'key branch', value: mean(rs.map((r) => r.keyBranchMsPerStep)) / maxMs, color: '#d62728' },
+          { name: 'whole step', value: mean(step), std: stdOf(step), color: '#7f7f7f' },
+          { name: 'key branch', value: mean(key), std: stdOf(key), color: '#d62728' },
         ],
       };
     }),
+    { domain: null, format: '.0f', axisTitle: 'ms per step' },
   );
   // Gradient CV by part over training, mean over seeds at each window end.
-  const cvCharts = ['simclr', 'simclr-projector', 'simclr-full']
-    .filter((id) => byId(id).length > 0)
-    .map((id) => {
-      const rs = byId(id);
-      const steps = [...new Set(rs.flatMap((r) => r.cvOverTraining.map(([s]) => s)))].sort((a, b) => a - b);
-      return lineChart(
-        `Gradient CV by part over training: ${id} (mean over ${rs.length} seed${rs.length > 1 ? 's' : ''}, window ${meta.window})`,
-        'optimizer step',
-        PART_NAMES.map((p, b) => ({
-          name: p,
-          color: COLORS[b],
-          points: steps
-            .map((s) => [s, mean(rs.map((r) => r.cvOverTraining.find(([t]) => t === s)?.[1][b]).filter((x): x is number => typeof x === 'number'))] as const)
-            .filter(([, v]) => Number.isFinite(v)),
-        })),
-      );
-    });
+  const cvCharts = await Promise.all(
+    ['simclr', 'simclr-projector', 'simclr-full']
+      .filter((id) => byId(id).length > 0)
+      .map((id) => {
+        const rs = byId(id);
+        const steps = [...new Set(rs.flatMap((r) => r.cvOverTraining.map(([s]) => s)))].sort((a, b) => a - b);
+        return lineChart(
+          `Gradient CV by part over training: ${id} (mean over ${rs.length} seed${rs.length > 1 ? 's' : ''}, window ${meta.window})`,
+          'optimizer step',
+          PART_NAMES.map((p, b) => ({
+            name: p,
+            color: COLORS[b],
+            points: steps
+              .map((s) => [s, mean(rs.map((r) => r.cvOverTraining.find(([t]) => t === s)?.[1][b]).filter((x): x is number => typeof x === 'number'))] as const)
+              .filter(([, v]) => Number.isFinite(v)),
+          })),
+        );
+      }),
+  );
   const facts = Object.entries(meta)
     .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
     .join('');
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>momentum-ssl: reproduce</title>
-<style>body{font:14px/1.45 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}pre{font-size:11px;overflow-x:auto}svg{display:block;margin:1em 0;font-size:11px}svg .t{font-size:13px;font-weight:600}svg .s{font-size:10px;fill:#555}svg .g{stroke:#e5e5e5}svg .f{fill:none;stroke:#999}</style>
+<style>body{font:14px/1.45 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}pre{font-size:11px;overflow-x:auto}svg{display:block;margin:1em 0;max-width:100%;height:auto}</style>
 </head><body>
 <h1>Momentum encoders: pros and cons, reproduced on CPU</h1>
 <table><tbody>${facts}</tbody></table>

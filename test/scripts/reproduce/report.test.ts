@@ -28,12 +28,15 @@ describe('reproduce report', () => {
     expect(simclr.trim().endsWith('0.200')).toBe(true);
   });
 
-  it('renders the claims, the sweep and the gradient charts', () => {
-    const html = renderReport(results, { command: 'npm run reproduce', window: '50' }, renderTable(results), evaluateClaims(results));
+  it('renders the claims, the sweep and the gradient charts, with ± std error bars over seeds', async () => {
+    const html = await renderReport(results, { command: 'npm run reproduce', window: '50' }, renderTable(results), evaluateClaims(results));
     expect(html).toContain("<h2>The paper's claims</h2>");
     expect(html).toContain('Projector-only EMA matches or beats full EMA');
     expect(html).toContain('kNN top-1 % by number of EMA parts k');
     expect(html).toContain('Gradient CV by part over training: simclr (mean over 3 seeds, window 50)');
     expect(html).not.toMatch(/NaN|undefined/);
+    expect(html).toContain('Accuracy by EMA configuration (mean ± std over 3 seeds)');
+    expect(html).toContain('Step time by configuration (mean ± std over 3 seeds)');
+    expect(html).toContain('aria-roledescription="rule mark"');
   });
 });
