@@ -113,18 +113,35 @@ function cloneData<T>(x: T): T {
   return x;
 }
 
+// reliability #13: a plain object of its own (Object.prototype or null as prototype, from any
+// realm); an object inheriting from another one would have its inherited keys silently ignored.
+function isOwnDataObject(x: unknown): x is Record<string, unknown> {
+  if (!isPlainObject(x)) return false;
+  const proto = Object.getPrototypeOf(x) as object | null;
+  return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
 /** Deep-merges `override` onto `base` (arrays and scalars replace). Unknown keys are errors. */
 export function mergeConfig<T extends object>(base: T, override: DeepPartial<T> | undefined, path = 'config'): T {
   if (override === undefined) return cloneData(base);
-  if (!isPlainObject(override)) throw new TypeError(`${path} must be an object`);
+  if (!isOwnDataObject(override)) {
+    throw new TypeError(`${path} must be a plain object (a literal or JSON), got ${isPlainObject(override) ? 'an object inheriting from another object' : describeValue(override)}`);
+  }
   const out = cloneData(base) as Record<string, unknown>;
   for (const [k, v] of Object.entries(override)) {
     if (v === undefined) continue;
-    if (!(k in out)) throw new TypeError(`${path}.${k} is not a known option (known: ${Object.keys(out).join(', ')})`);
+    // Own keys only: 'constructor', 'toString', '__proto__' are in every object's chain.
+    if (!Object.prototype.hasOwnProperty.call(out, k)) throw new TypeError(`${path}.${k} is not a known option (known: ${Object.keys(out).join(', ')})`);
     const cur = out[k];
     out[k] = isPlainObject(cur) ? mergeConfig(cur, v as DeepPartial<typeof cur>, `${path}.${k}`) : cloneData(v);
   }
   return out as T;
+}
+
+function describeValue(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an array';
+  return typeof x === 'object' ? Object.prototype.toString.call(x) : `${typeof x} ${String(x)}`;
 }
 
 /** Resolves 'none' | 'full' | 'projector' | list into the list of parts, validating names. */

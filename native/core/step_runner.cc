@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "core/byol_loss.h"
+#include "core/finite_guard.h"
 #include "core/infonce.h"
 #include "core/ntxent.h"
 #include "core/schedules.h"
@@ -22,9 +23,7 @@ void StepConfig::validate(const SslModelConfig& model) const {
   if (loss != "ntxent" && loss != "infonce" && loss != "byol") {
     throw std::invalid_argument("loss must be one of ntxent, infonce, byol; got '" + loss + "'");
   }
-  if (!(temperature > 0) || !std::isfinite(temperature)) {
-    throw std::out_of_range("temperature must be a finite number > 0, got " + std::to_string(temperature));
-  }
+  losscheck::temperature("loss.temperature", temperature);  // reliability #13: one range for every loss
   if (queueSize < 0) throw std::out_of_range("queueSize must be >= 0, got " + std::to_string(queueSize));
   if (loss == "infonce" && queueSize == 0 && !inBatchNegatives) {
     throw std::invalid_argument("infonce needs negatives: set queueSize >= 1 or inBatchNegatives");
@@ -92,6 +91,10 @@ void StepRunner::checkBatch(const torch::Tensor& batch, const torch::Tensor& sam
     if (sampleIndex.scalar_type() != torch::kLong || sampleIndex.dim() != 1 || sampleIndex.size(0) != batch.size(0)) {
       throw std::invalid_argument("sampleIndex: expected an int64 tensor [B] matching the batch");
     }
+    // reliability #13: the queue rejects negative indices at enqueue, after the weights changed; check here.
+    if (sampleIndex.lt(0).any().item<bool>()) throw std::out_of_range("sampleIndex: values must be dataset indices >= 0");
+  } else if (queue_) {
+    throw std::invalid_argument("sampleIndex: required with a negative-key queue (loss.queueSize > 0): int64 [B] dataset indices, so a sample's own keys are never its negatives");
   }
 }
 
@@ -145,12 +148,10 @@ StepResult StepRunner::step(const torch::Tensor& batchIn, const torch::Tensor& s
   }
   mark(kKeyBranch);
 
+  checkFiniteOutputs(step_, currentLr(), {&v1.z, &v2.z, &k1, &k2});  // reliability #13: divergence guard
   torch::Tensor loss = computeLoss(v1, v2, k1, k2, index);
   const double lossValue = loss.item<double>();
-  if (!std::isfinite(lossValue)) {
-    throw std::runtime_error("loss is not finite (" + std::to_string(lossValue) + ") at step " + std::to_string(step_) +
-                             "; the optimizer step was skipped. Lower the learning rate or check the inputs.");
-  }
+  if (!std::isfinite(lossValue)) throw DivergedError(step_, currentLr(), "the loss is not finite (" + std::to_string(lossValue) + ")");
   mark(kLoss);
 
   optimizer_->zero_grad();
@@ -161,6 +162,8 @@ StepResult StepRunner::step(const torch::Tensor& batchIn, const torch::Tensor& s
 
   r.lr = currentLr();
   setLearningRate(*optimizer_, r.lr);
+  // reliability #13: divergence guard (finite_guard.h) — nothing non-finite reaches the weights.
+  checkFinite(step_, r.lr, loss, {{"backbone", model_->backbone().get()}, {"projector", model_->projector().get()}, {"predictor", model_->predictor().is_empty() ? nullptr : model_->predictor().get()}});
   optimizer_->step();
   mark(kOptimizer);
 
