@@ -38,7 +38,7 @@ function checkTensor(fn: string, name: string, t: unknown): asserts t is Tensor 
 }
 
 function checkTemperature(fn: string, options: TemperatureOptions | undefined): number {
-  const tau = options?.temperature ?? 0.2;
+  const tau = options?.temperature === undefined ? 0.2 : options.temperature; // null is not 'default' (reliability #13)
   if (typeof tau !== 'number') throw new TypeError(`${fn}: temperature must be a number, got ${typeof tau}`);
   if (!Number.isFinite(tau) || tau <= 0) throw new RangeError(`${fn}: temperature must be a finite number > 0, got ${tau}`);
   return tau;

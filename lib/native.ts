@@ -74,6 +74,7 @@ export interface NativeBinding {
   setNumThreads(n: number): void;
   NativeTensor: Function;
   tensorFromTypedArray(data: NativeTypedArray, shape: number[]): NativeTensor;
+  tensorFromTypedArrayAsync(data: NativeTypedArray, shape: number[]): Promise<NativeTensor>; // reliability #13
   memory(): MemoryInfo;
   NativeTrainer: new (config: object) => NativeTrainer;
   // --- eval ---
