@@ -50,7 +50,10 @@ export const CHILD_ENV = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE', OMP_NUM_T
  * Runs `node args` with a deadline (SIGKILL after `timeoutMs`: counted as a hang). `killAfterMs`
  * sends SIGKILL at that moment on purpose (the kill -9 trials).
  */
-export function runNode(args: string[], opts: { timeoutMs: number; killAfterMs?: number; env?: NodeJS.ProcessEnv }): Promise<ChildResult> {
+export function runNode(
+  args: string[],
+  opts: { timeoutMs: number; killAfterMs?: number; env?: NodeJS.ProcessEnv; signalWhen?: { ready: () => boolean; signal: NodeJS.Signals } },
+): Promise<ChildResult> {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, args, { cwd: ROOT, env: opts.env ?? CHILD_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -64,8 +67,18 @@ export function runNode(args: string[], opts: { timeoutMs: number; killAfterMs?:
       child.kill('SIGKILL');
     }, opts.timeoutMs);
     const kill = opts.killAfterMs !== undefined ? setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs) : undefined;
+    // Sends `signal` once `ready()` holds (polled), e.g. after the first steps are logged.
+    const poll = opts.signalWhen
+      ? setInterval(() => {
+          if (opts.signalWhen!.ready()) {
+            clearInterval(poll);
+            child.kill(opts.signalWhen!.signal);
+          }
+        }, 50)
+      : undefined;
     child.on('close', (code, signal) => {
       clearTimeout(deadline);
+      if (poll) clearInterval(poll);
       if (kill) clearTimeout(kill);
       resolve({ code, signal, stdout, stderr, timedOut, ms: Date.now() - t0 });
     });

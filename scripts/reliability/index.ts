@@ -97,6 +97,21 @@ async function divergence(root: string): Promise<void> {
   if (again.code !== 0) process.stderr.write(`divergence resume: ${again.stderr.slice(-500)}\n`);
 }
 
+async function signals(root: string): Promise<void> {
+  for (const [signal, want] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    const dir = path.join(root, `sig-${signal}`);
+    const res = await runNode(tinyPretrainArgs(dir, 400), { timeoutMs: 300_000, signalWhen: { signal, ready: () => stepLines(dir).length >= 3 } });
+    const stopped = /stopped at step (\d+) with a checkpoint of that step/.exec(res.stderr);
+    const logged = stepLines(dir).length;
+    // The resume continues right after the last logged step: the checkpoint holds that step.
+    const again = await runNode(tinyPretrainArgs(dir, logged + 2, ['--resume']), { timeoutMs: 300_000 });
+    const resumed = new RegExp(`\\(resumed at ${logged}\\)`).test(again.stdout);
+    const ok = res.code === want && stopped !== null && Number(stopped[1]) === logged && again.code === 0 && resumed;
+    add('signals', `${signal}: finish the step, checkpoint, exit ${want}, resume continues there`, ok ? 'yes' : `exit ${res.code}`, 'yes', ok);
+    if (!ok) process.stderr.write(`${signal}: ${res.stderr.slice(-400)} / resume: ${again.stdout.slice(-200)} ${again.stderr.slice(-200)}\n`);
+  }
+}
+
 async function lockPhase(root: string): Promise<void> {
   const dir = path.join(root, 'lock');
   const first = runNode(tinyPretrainArgs(dir, 30), { timeoutMs: 300_000 });
@@ -125,6 +140,7 @@ async function main(): Promise<void> {
     await fuzz();
     await killResume(root);
     await divergence(root);
+    await signals(root);
     await lockPhase(root);
     const full = await faultChild('disk-full');
     if (full.diskFullCases !== undefined) {
