@@ -138,7 +138,8 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
         steps,
         config,
       };
-      fs.rmSync(`${paths.runInfo}.tmp`, { force: true });
+      // Half-written files of a killed run (the Trainer cleans its own: checkpoint, metrics).
+      for (const f of [paths.runInfo, path.join(o.outDir, 'backbone.pt')]) fs.rmSync(`${f}.tmp`, { force: true });
       if (o.resume && fs.existsSync(paths.checkpoint)) checkResumable(paths.runInfo, info);
       writeRunInfo(paths.runInfo, info);
     }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <stdexcept>
 
 #include "core/byol_loss.h"
@@ -37,8 +38,15 @@ void StepConfig::validate(const SslModelConfig& model) const {
   }
   if (totalSteps < 1) throw std::out_of_range("totalSteps must be >= 1, got " + std::to_string(totalSteps));
   if (warmupSteps < 0 || warmupSteps > totalSteps) throw std::out_of_range("warmupSteps must be in [0, totalSteps]");
-  if (!(lr >= 0) || !std::isfinite(lr)) throw std::out_of_range("lr must be a finite number >= 0");
-  if (!(finalLr >= 0) || !std::isfinite(finalLr)) throw std::out_of_range("finalLr must be a finite number >= 0");
+  // reliability #13: bounded above so the schedule's arithmetic stays finite (finalLr 1e308 gave "lr ... got -inf").
+  constexpr double kMaxLr = 1e30;
+  for (auto [name, v] : {std::pair<const char*, double>{"optimizer.lr", lr}, {"optimizer.finalLr", finalLr}}) {
+    if (!(v >= 0 && v <= kMaxLr)) {
+      std::ostringstream os;
+      os << name << " must be a finite number in [0, 1e30], got " << v;
+      throw std::out_of_range(os.str());
+    }
+  }
   for (double m : {momentumBase, momentumFinal}) {
     if (!(m >= 0 && m <= 1)) throw std::out_of_range("momentum (ema.base / ema.final) must be in [0, 1], got " + std::to_string(m));
   }
