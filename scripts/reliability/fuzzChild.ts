@@ -116,6 +116,7 @@ function lossCase(): Case {
 }
 
 const LEAVES = [
+  'loss.queueSize', 'loss.inBatchNegatives', 'ema.parts', 'backbone.zeroInitResidual', 'augment.scale', 'gradMonitor.enabled',
   'backbone.depth', 'backbone.width', 'backbone.inChannels', 'backbone.stem', 'projector.hiddenDim', 'projector.outDim',
   'predictor.hiddenDim', 'ema.base', 'ema.final', 'loss.temperature', 'optimizer.lr', 'optimizer.finalLr', 'optimizer.momentum',
   'optimizer.weightDecay', 'optimizer.warmupSteps', 'optimizer.name', 'augment.outSize', 'totalSteps', 'seed', 'device',
@@ -123,6 +124,7 @@ const LEAVES = [
 
 function configCase(): Case {
   const cfg = JSON.parse(JSON.stringify(TINY_CONFIG)) as Record<string, Record<string, unknown>>;
+  if (r() < 0.3) Object.assign(cfg, { loss: { name: 'infonce', queueSize: 64 }, ema: { parts: 'full' } }); // MoCo-like base
   const s = r();
   if (s < 0.25) {
     // Structure: inherited objects and prototype keys at any level must never pass.
@@ -144,9 +146,12 @@ function configCase(): Case {
   const value = pick(HOSTILE);
   if (b === undefined) (cfg as Record<string, unknown>)[a] = value;
   else cfg[a] = { ...(cfg[a] ?? {}), [b]: value };
+  // No field takes these; other hostile values (0, -1, 1e300, []) are valid for some fields.
+  const neverValid = (typeof value === 'number' && !Number.isFinite(value)) || value === null || value === 'x' || (typeof value === 'object' && !Array.isArray(value));
   return {
     family: 'SslModel.create (values)',
-    expect: 'either',
+    desc: `${leaf} = ${typeof value === 'number' ? String(value) : JSON.stringify(value)}`,
+    expect: neverValid ? 'reject' : 'either',
     names: [b ?? a],
     run: () => m.SslModel.create(cfg as never).dispose(),
   };
@@ -213,6 +218,36 @@ function fileCase(): Case {
   };
 }
 
+function datasetCase(): Case {
+  const n = pick([0, 1, 4]);
+  const shapeKind = pick(['ok', 'ok', 'ok', 'short', 'negative', 'float', 'mismatch']);
+  const shape = shapeKind === 'short' ? [n, 4] : shapeKind === 'negative' ? [n, 1, -4, 4] : shapeKind === 'float' ? [n, 1, 4.5, 4] : [n, 1, 4, 4];
+  const pixels = new Uint8Array(shapeKind === 'mismatch' ? n * 16 + 3 : n * 16);
+  const labelKind = pick(['ok', 'ok', 'negative', 'float', 'count', 'nan']);
+  const labels = Array.from({ length: labelKind === 'count' ? n + 1 : n }, (_, i) => (labelKind === 'negative' ? -1 : labelKind === 'float' ? 0.5 : labelKind === 'nan' ? NaN : i % 2));
+  const idx = pick([[0], [0, 1], [-1], [n], [1.5], [NaN], [], 'x', null] as unknown[]);
+  const okData = shapeKind === 'ok' && (labelKind === 'ok' || (n === 0 && labelKind !== 'count'));
+  const okIdx = Array.isArray(idx) && idx.every((i) => Number.isInteger(i) && (i as number) >= 0 && (i as number) < n);
+  return {
+    family: 'fromArrays + batch',
+    desc: `n=${n} shape=${shapeKind} labels=${labelKind} idx=${JSON.stringify(idx)}`,
+    expect: okData && okIdx ? 'accept' : okData ? 'either' : 'reject',
+    names: ['shape', 'labels', 'images', 'indices', 'index', 'pixels', 'elements'],
+    run: () => {
+      const ds = m.fromArrays({ images: pixels, shape, labels });
+      try {
+        const b = ds.batch(idx as number[]);
+        const rows = b.images.shape[0];
+        m.disposeAll(b);
+        return rows === (idx as number[]).length;
+      } finally {
+        ds.dispose();
+      }
+    },
+    check: (ok) => (ok ? undefined : 'batch has the wrong number of rows'),
+  };
+}
+
 function unclear(msg: string, names: string[]): string | undefined {
   if (/Exception raised from|frame #\d/.test(msg)) return 'carries a C++ backtrace';
   if (/^(Invalid argument|Cannot read properties|undefined is not)/.test(msg)) return 'a raw runtime message';
@@ -230,7 +265,7 @@ async function main(): Promise<void> {
   };
   for (let i = 0; i < count; i++) {
     const s = r();
-    const c = s < 0.3 ? tensorCase(false) : s < 0.4 ? tensorCase(true) : s < 0.65 ? lossCase() : s < 0.85 ? configCase() : s < 0.93 ? fileCase() : stepCase();
+    const c = s < 0.25 ? tensorCase(false) : s < 0.33 ? tensorCase(true) : s < 0.55 ? lossCase() : s < 0.75 ? configCase() : s < 0.87 ? datasetCase() : s < 0.94 ? fileCase() : stepCase();
     tally.calls++;
     try {
       const value = await c.run();
