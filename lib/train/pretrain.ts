@@ -13,7 +13,7 @@ import type { SslModel } from '../model';
 import { setNumThreads } from '../runtime';
 import type { ProgressMode } from './progress';
 import { checkMethod, createModel, runConfig, RunConfigOptions } from './runConfig';
-import { acquireRunLock } from './lock';
+import { acquireRunLock, RunLock } from './lock';
 import { checkResumable, RunInfo, writeRunInfo } from './runInfo';
 import { DEFAULT_TRAINER_CONFIG, FitResult, StepEvent, totalSteps, Trainer, TrainingWarning } from './trainer';
 
@@ -83,7 +83,7 @@ export interface PretrainResult {
   history: StepRecord[];
   /** Files written (only with outDir). */
   paths: { checkpoint?: string; metrics?: string; runInfo?: string };
-  /** Frees the model, and the dataset if pretrain() loaded it. */
+  /** Frees the model, the dataset if pretrain() loaded it, and the lock on outDir. */
   dispose(): void;
 }
 
@@ -108,9 +108,11 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
   }
   const ownsData = owned || data !== o.dataset;
   let model: SslModel | undefined;
-  // One writer per folder, taken before any file in it is touched (reliability #13).
-  const lock = o.outDir ? acquireRunLock(o.outDir) : undefined;
+  let lock: RunLock | undefined;
   try {
+    // One writer per folder, taken before any file in it is touched and held until dispose()
+    // (the CLI still writes backbone.pt after training) (reliability #13).
+    lock = o.outDir ? acquireRunLock(o.outDir) : undefined;
     if (o.batchSize > data.length) throw new ConfigError(`batchSize ${o.batchSize} is larger than the training set (${data.length} images)`);
     const perEpoch = totalSteps(data.length, o.batchSize, 1, true);
     const epochs = o.steps !== undefined ? Math.ceil(o.steps / perEpoch) : o.epochs;
@@ -165,8 +167,8 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
     });
     trainer.on('warning', (w: TrainingWarning) => o.onWarning?.(w));
     const fit = await trainer.fit();
-    lock?.release();
     const m = model;
+    const held = lock;
     return {
       model: m,
       trainSet: data,
@@ -177,6 +179,7 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
       dispose() {
         m.dispose();
         if (ownsData) data.dispose();
+        held?.release();
       },
     };
   } catch (e) {

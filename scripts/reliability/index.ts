@@ -10,6 +10,9 @@ import * as path from 'path';
 import { Figure, formatTable, rng, runNode, tinyPretrainArgs } from './common';
 
 const quick = process.argv.includes('--quick');
+// --only=kill,lock runs just those phases (for working on one); the table then says so.
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const wanted = (phase: string) => !only || only.includes(phase);
 const TS = ['-r', 'ts-node/register/transpile-only'];
 const here = (f: string) => path.join(__dirname, f);
 const rows: Figure[] = [];
@@ -118,12 +121,17 @@ async function signals(root: string): Promise<void> {
 
 async function lockPhase(root: string): Promise<void> {
   const dir = path.join(root, 'lock');
-  const first = runNode(tinyPretrainArgs(dir, 30), { timeoutMs: 300_000 });
-  await new Promise((res) => setTimeout(res, 1500));
+  // The first holds the folder (it has logged a step) until the second has tried, then stops.
+  let secondDone = false;
+  const first = runNode(tinyPretrainArgs(dir, 5000), { timeoutMs: 300_000, signalWhen: { signal: 'SIGTERM', ready: () => secondDone } });
+  const t0 = Date.now();
+  while (stepLines(dir).length < 1 && Date.now() - t0 < 120_000) await new Promise((res) => setTimeout(res, 50));
   const second = await runNode(tinyPretrainArgs(dir, 30), { timeoutMs: 300_000 });
+  secondDone = true;
   const a = await first;
-  const ok = a.code === 0 && second.code === 1 && /in use by process \d+/.test(second.stderr);
+  const ok = a.code === 143 && second.code === 1 && /in use by process \d+/.test(second.stderr);
   add('two writers', 'second pretrain on one --out fails at once naming the pid', ok ? 'yes' : `exits ${a.code}/${second.code}`, 'yes', ok);
+  if (!ok) process.stderr.write(`two writers: ${second.stderr.slice(-300)}\n`);
 }
 
 async function faultChild(phase: string): Promise<Record<string, number | string>> {
@@ -141,23 +149,24 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mssl-reliability-'));
   try {
-    await fuzz();
-    await killResume(root);
-    await divergence(root);
-    await signals(root);
-    await lockPhase(root);
-    const full = await faultChild('disk-full');
+    if (wanted('fuzz')) await fuzz();
+    if (wanted('kill')) await killResume(root);
+    if (wanted('divergence')) await divergence(root);
+    if (wanted('signals')) await signals(root);
+    if (wanted('lock')) await lockPhase(root);
+    const none: Record<string, number | string> = {};
+    const full = wanted('disk-full') ? await faultChild('disk-full') : none;
     if (full.diskFullCases !== undefined) {
       add('disk full', 'saves/logs on a full disk rejected with ERR_IO ENOSPC, no .tmp left, no abort', `${full.diskFullClean}/${full.diskFullCases}`, 'all', full.diskFullClean === full.diskFullCases, full.tmpfs as string | undefined);
       if (full.diskFullDetail) process.stderr.write(`disk full: ${full.diskFullDetail}\n`);
     }
-    const cor = await faultChild('corrupt');
+    const cor = wanted('corrupt') ? await faultChild('corrupt') : none;
     if (cor.corruptFiles !== undefined) {
       add('corruption', 'corrupted checkpoints refused (ERR_CHECKPOINT_CORRUPT)', `${cor.corruptRefused}/${cor.corruptFiles}`, 'all', cor.corruptRefused === cor.corruptFiles);
       add('corruption', 'model outputs unchanged after the refused loads', cor.modelUntouched === 1 ? 'yes' : 'no', 'yes', cor.modelUntouched === 1);
       if (cor.corruptDetail) process.stderr.write(`corruption: ${cor.corruptDetail}\n`);
     }
-    const soak = await faultChild('soak');
+    const soak = wanted('soak') ? await faultChild('soak') : none;
     if (soak.soakSteps !== undefined) {
       add('soak', `RSS slope over ${soak.soakSteps} steps (MiB / 1000 steps)`, Number(soak.rssSlopeMiBPer1k), '< 5', Number(soak.rssSlopeMiBPer1k) < 5);
       add('soak', 'tensors leaked', Number(soak.leakedTensors), '0', soak.leakedTensors === 0);
@@ -172,7 +181,7 @@ async function main(): Promise<void> {
     fs.rmSync(root, { recursive: true, force: true });
   }
   const failed = rows.filter((r) => !r.ok && !r.skipped);
-  process.stdout.write(`\nmomentum-ssl reliability${quick ? ' (--quick)' : ''}: ${((Date.now() - t0) / 1000).toFixed(0)} s\n\n${formatTable(rows)}\n\n`);
+  process.stdout.write(`\nmomentum-ssl reliability${quick ? ' (--quick)' : ''}${only ? ` (only ${only.join(', ')})` : ''}: ${((Date.now() - t0) / 1000).toFixed(0)} s\n\n${formatTable(rows)}\n\n`);
   process.stdout.write(failed.length ? `${failed.length} figure(s) fall short\n` : 'all figures meet their targets\n');
   process.exitCode = failed.length ? 1 : 0;
 }
