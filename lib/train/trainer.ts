@@ -26,7 +26,10 @@ export interface TrainerConfig {
    * last good one.
    */
   keepCheckpoints: number;
-  /** Emit a 'warning' event after this many consecutive steps at chance-level loss (0 = never). */
+  /**
+   * Emit a 'warning' event when the mean loss of this many steps is at chance level (0 = never).
+   * Small batches on hard data can sit near chance for long in a healthy run: it is a warning.
+   */
   warnChanceSteps: number;
   /** Resume from checkpointPath if it exists. */
   resume: boolean;
@@ -103,12 +106,13 @@ function chanceLoss(model: SslModel, batchSize: number): number | undefined {
 }
 
 /**
- * Divergence warnings: the loss stuck at chance level for `steps` steps in a row (a learning rate
- * far too high trains at chance without ever producing a NaN), or a per-part gradient RMS 1000×
- * its first value (only with the gradient monitor on). Each kind is reported once.
+ * Divergence warnings: the mean loss of the last `steps` steps within 2% of chance level (a
+ * learning rate far too high collapses the features and trains at chance without ever producing
+ * a NaN; a healthy run leaves chance within a few steps), or a per-part gradient RMS 1000× its
+ * first value (only with the gradient monitor on). Each kind is reported once.
  */
 class ChanceWatch {
-  private run = 0;
+  private readonly recent: number[] = [];
   private firstGrad?: number;
   private readonly told = new Set<TrainingWarning['kind']>();
   constructor(
@@ -116,11 +120,13 @@ class ChanceWatch {
     private readonly steps: number,
   ) {}
   observe(r: StepResult): TrainingWarning | undefined {
-    if (this.chance !== undefined && this.steps > 0) {
-      this.run = Math.abs(r.loss - this.chance) < 0.01 * this.chance ? this.run + 1 : 0;
-      if (this.run >= this.steps && !this.told.has('chance-loss')) {
+    if (this.chance !== undefined && this.steps > 0 && !this.told.has('chance-loss')) {
+      this.recent.push(r.loss);
+      if (this.recent.length > this.steps) this.recent.shift();
+      const mean = this.recent.reduce((a, b) => a + b, 0) / this.recent.length;
+      if (this.recent.length === this.steps && Math.abs(mean - this.chance) < 0.02 * this.chance) {
         this.told.add('chance-loss');
-        return { kind: 'chance-loss', step: r.step, message: `loss ${r.loss.toFixed(4)} has stayed at chance level (${this.chance.toFixed(4)}) for ${this.run} steps at lr ${r.lr}: the run is not learning (learning rate too high?)` };
+        return { kind: 'chance-loss', step: r.step, message: `the mean loss of the last ${this.steps} steps, ${mean.toFixed(4)}, is at chance level (${this.chance.toFixed(4)}) at lr ${r.lr}: the run is not learning (learning rate too high?)` };
       }
     }
     const g = Math.max(...r.gradRms.map((x) => x ?? 0));

@@ -204,6 +204,23 @@ describe('Trainer', () => {
     model.dispose();
   });
 
+  test('a run at chance-level loss (lr 30) emits one warning; warnChanceSteps 0 silences it', async () => {
+    const warnings = async (lr: number, warnChanceSteps: number) => {
+      const model = SslModel.create({ ...tinyConfig(), optimizer: { lr, warmupSteps: 0 }, totalSteps: 16 });
+      const t = new Trainer(model, data, { epochs: 4, batchSize: BATCH, progress: 'none', warnChanceSteps });
+      const seen: { kind: string; message: string }[] = [];
+      t.on('warning', (w) => seen.push(w));
+      await t.fit();
+      model.dispose();
+      return seen;
+    };
+    const wild = await warnings(30, 8);
+    expect(wild).toHaveLength(1);
+    expect(wild[0].kind).toBe('chance-loss');
+    expect(wild[0].message).toMatch(new RegExp(`mean loss of the last 8 steps, [0-9.]+, is at chance level \\(${Math.log(2 * BATCH - 1).toFixed(4)}\\) at lr`));
+    expect(await warnings(30, 0)).toEqual([]);
+  });
+
   test('keeps the last N checkpoints; a divergence puts the last good one back and names it', async () => {
     const sub = path.join(dir, 'ring');
     const ckpt = path.join(sub, 'ckpt.pt');
