@@ -135,6 +135,14 @@ function cloneData<T>(x: T): T {
   return x;
 }
 
+// reliability #13: a plain object of its own (Object.prototype or null as prototype, from any
+// realm); an object inheriting from another one would have its inherited keys silently ignored.
+function isOwnDataObject(x: unknown): x is Record<string, unknown> {
+  if (!isPlainObject(x)) return false;
+  const proto = Object.getPrototypeOf(x) as object | null;
+  return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
 /**
  * Deep-merges `override` onto `base` (arrays and scalars replace; undefined keeps the base).
  * Shapes and values are checked by the core when the model is built; here only the merge:
@@ -143,10 +151,14 @@ function cloneData<T>(x: T): T {
  */
 export function mergeConfig<T extends object>(base: T, override: DeepPartial<T> | undefined, path = 'config'): T {
   if (override === undefined) return cloneData(base);
-  if (!isPlainObject(override)) throw new TypeError(`${path} must be an object`);
+  if (!isOwnDataObject(override)) {
+    throw new TypeError(`${path} must be a plain object (a literal or JSON), got ${isPlainObject(override) ? 'an object inheriting from another object' : describeValue(override)}`);
+  }
   const out = cloneData(base) as Record<string, unknown>;
   for (const [k, v] of Object.entries(override)) {
     if (v === undefined) continue;
+    // Assigning it would replace the prototype instead of setting an option.
+    if (k === '__proto__') throw new TypeError(`${path}.__proto__ is not a known option`);
     let cur = out[k];
     if (k === 'objective' && path === 'config' && isPlainObject(v) && typeof v.name === 'string' && isPlainObject(cur) && v.name !== cur.name) {
       cur = objectiveDefaults(v.name);
@@ -154,6 +166,12 @@ export function mergeConfig<T extends object>(base: T, override: DeepPartial<T> 
     out[k] = isPlainObject(cur) && isPlainObject(v) ? mergeConfig(cur, v as DeepPartial<typeof cur>, `${path}.${k}`) : cloneData(v);
   }
   return out as T;
+}
+
+function describeValue(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an array';
+  return typeof x === 'object' ? Object.prototype.toString.call(x) : `${typeof x} ${String(x)}`;
 }
 
 /** Defaults ← `config`: the full config a model is built from. */

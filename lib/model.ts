@@ -127,13 +127,13 @@ export class SslModel {
    */
   save(path: string, extra = ''): Promise<string> {
     if (typeof path !== 'string' || path === '') return Promise.reject(new TypeError('save: path must be a non-empty string'));
-    return this.native.save(path, extra);
+    return rejecting(() => this.native.save(path, extra));
   }
 
   /** Restores a state saved by a model of the same signature; resolves to the saved `extra`. */
   load(path: string): Promise<string> {
     if (typeof path !== 'string' || path === '') return Promise.reject(new TypeError('load: path must be a non-empty string'));
-    return this.native.load(path);
+    return rejecting(() => this.native.load(path));
   }
 
   /**
@@ -141,7 +141,7 @@ export class SslModel {
    * (`resnet18().load_state_dict(sd, strict=False)` takes them). `ema` exports the EMA weights.
    */
   exportStateDict(path: string, options: { ema?: boolean } = {}): Promise<string> {
-    return this.native.exportStateDict(path, options.ema === true);
+    return rejecting(() => this.native.exportStateDict(path, options.ema === true));
   }
 
   /**
@@ -170,6 +170,15 @@ export class SslModel {
   /** Frees the native model now; a step already queued still completes. */
   dispose(): void {
     this.native.dispose();
+  }
+}
+
+// reliability #13: a path the binding refuses synchronously (NUL byte, a device) still rejects.
+function rejecting<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (e) {
+    return Promise.reject(e);
   }
 }
 

@@ -131,6 +131,7 @@ export interface NativeBinding {
   setNumThreads(n: number): void;
   NativeTensor: Function;
   tensorFromTypedArray(data: NativeTypedArray, shape: number[]): NativeTensor;
+  tensorFromTypedArrayAsync(data: NativeTypedArray, shape: number[]): Promise<NativeTensor>; // reliability #13
   memory(): MemoryInfo;
   // --- model ---
   NativeSslModel: new (config: object) => NativeSslModel;

@@ -7,6 +7,7 @@ const disposeSymbol: symbol = (Symbol as unknown as { dispose?: symbol }).dispos
 export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
 function shapeOf(shape: readonly number[] | undefined, data: TensorData): number[] {
+  if (!ArrayBuffer.isView(data)) throw new TypeError(`data must be a Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array, got ${data === null ? 'null' : typeof data}`);
   if (shape === undefined) return [data.length];
   if (!Array.isArray(shape)) throw new TypeError('shape must be an array of non-negative integers');
   return [...shape];
@@ -24,6 +25,14 @@ export class Tensor {
   /** Copies `data` into a new native tensor of the given shape (default: 1-D). */
   static from(data: TensorData, shape?: readonly number[]): Tensor {
     return new Tensor(binding().tensorFromTypedArray(data, shapeOf(shape, data)));
+  }
+
+  /**
+   * The same copy on the torch worker thread, so a big array (a whole dataset) never holds up
+   * the event loop. Do not change `data` until the promise settles.
+   */
+  static async fromAsync(data: TensorData, shape?: readonly number[]): Promise<Tensor> {
+    return new Tensor(await binding().tensorFromTypedArrayAsync(data, shapeOf(shape, data)));
   }
 
   get shape(): number[] {

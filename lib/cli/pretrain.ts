@@ -66,6 +66,7 @@ function pretrainOptions(): OptionSpec[] {
     { name: 'out', kind: 'string', arg: 'DIR', desc: `output folder (default ${DEFAULT_OUT_DIR})` },
     { name: 'checkpoint-every', kind: 'int', arg: 'N', desc: 'also checkpoint every N steps (default: at the end only)' },
     { name: 'resume', kind: 'boolean', desc: 'continue from DIR/checkpoint.pt if it exists' },
+    { name: 'keep-checkpoints', kind: 'int', arg: 'N', desc: `good checkpoints kept in DIR (checkpoint.pt + checkpoint.step-<N>.pt; default ${PRETRAIN_DEFAULTS.keepCheckpoints})` },
     { name: 'progress', kind: 'string', arg: 'MODE', desc: 'auto (bar on a TTY, lines otherwise), bar, lines or none', choices: ['auto', 'bar', 'lines', 'none'] },
     { name: 'eval', kind: 'boolean', desc: 'evaluate after training (kNN + linear probe vs raw pixels on the test split)' },
     ...EVAL_OPTIONS,
@@ -93,7 +94,8 @@ export const pretrainCommand: Command = {
     '',
     'Files in --out: checkpoint.pt (full training state, atomic), run.json (the config, for eval/embed),',
     'metrics.jsonl (one JSON line per step), backbone.pt (torchvision-named state dict for Python).',
-    'Ctrl-C stops after the current step (exit code 130); the last checkpoint stays, --resume continues from it.',
+    'Ctrl-C / SIGTERM finish the current step and write a checkpoint (exit 130 / 143); --resume continues from it.',
+    'One process per --out (a lock file); a divergence (NaN/Inf) stops the run naming the last good checkpoint.',
   ],
   examples: [
     'momentum-ssl pretrain --dataset fashion-mnist --method simclr --ema projector --steps 200 --subset 10000 --eval --report report.html',
@@ -112,13 +114,18 @@ export const pretrainCommand: Command = {
     put('backbone.width', v.width);
     const outDir = (v.out as string | undefined) ?? DEFAULT_OUT_DIR;
     const dataset = (v.dataset as string | undefined) ?? (PRETRAIN_DEFAULTS.dataset as string);
+    // SIGINT / SIGTERM: finish the step, write a checkpoint, exit 130 / 143 (128 + signal).
     const controller = new AbortController();
-    const onSigint = () => {
-      if (controller.signal.aborted) process.exit(130);
-      io.err('\ninterrupt: stopping after the current step (Ctrl-C again to quit now)\n');
+    let signalExit = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      const code = signal === 'SIGTERM' ? 143 : 130;
+      if (controller.signal.aborted) process.exit(code);
+      signalExit = code;
+      io.err(`\n${signal}: stopping after the current step and writing a checkpoint (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again quits at once, without one)\n`);
       controller.abort();
     };
-    process.on('SIGINT', onSigint);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const t0 = Date.now();
     let result;
     try {
@@ -137,11 +144,14 @@ export const pretrainCommand: Command = {
         outDir,
         checkpointEvery: v.checkpointEvery as number | undefined,
         resume: v.resume === true,
+        keepCheckpoints: v.keepCheckpoints as number | undefined,
+        onWarning: (w) => io.err(`warning: step ${w.step}: ${w.message}\n`),
         progress: v.progress as ProgressMode | undefined,
         signal: controller.signal,
       });
     } finally {
-      process.off('SIGINT', onSigint);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
     try {
       const fit = result.fit;
@@ -178,8 +188,8 @@ export const pretrainCommand: Command = {
         io.out(`report      ${file}\n`);
       }
       if (fit.aborted) {
-        io.err(`stopped at step ${fit.steps}; continue with: momentum-ssl pretrain --out ${outDir} --resume (same options)\n`);
-        return 130;
+        io.err(`stopped at step ${fit.steps} with a checkpoint of that step in ${result.paths.checkpoint}; continue with: momentum-ssl pretrain --out ${outDir} --resume (same options)\n`);
+        return signalExit || 130;
       }
       return 0;
     } finally {

@@ -92,7 +92,7 @@ async function loadRecords(v: Variant, files: string[], labelOffset: number, num
     parts.push(buf);
   }
   const all = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-  const raw = Tensor.from(new Uint8Array(all.buffer, all.byteOffset, all.byteLength));
+  const raw = await Tensor.fromAsync(new Uint8Array(all.buffer, all.byteOffset, all.byteLength)); // off the event loop
   try {
     const u = binding().dataUnpackRecords(raw.handle, { recordSize, labelOffset, pixelOffset: v.labelBytes, channels: 3, height: 32, width: 32 });
     try {

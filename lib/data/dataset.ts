@@ -146,10 +146,23 @@ export function datasetFromBytes(
   labels: Uint8Array | Int32Array,
   options: ImageDatasetOptions,
 ): ImageDataset {
-  const img = Tensor.from(pixels, shape);
+  return buildDisposing(Tensor.from(pixels, shape), () => Tensor.from(labels), options);
+}
+
+/** @internal datasetFromBytes with the big pixel copy on the torch worker (loaders of whole files). */
+export async function datasetFromBytesAsync(
+  pixels: Uint8Array,
+  shape: readonly number[],
+  labels: Uint8Array | Int32Array,
+  options: ImageDatasetOptions,
+): Promise<ImageDataset> {
+  return buildDisposing(await Tensor.fromAsync(pixels, shape), () => Tensor.from(labels), options);
+}
+
+function buildDisposing(img: Tensor, labels: () => Tensor, options: ImageDatasetOptions): ImageDataset {
   let lab: Tensor | undefined;
   try {
-    lab = Tensor.from(labels);
+    lab = labels();
     return ImageDataset.build(img.handle, lab.handle, options);
   } finally {
     img.dispose();

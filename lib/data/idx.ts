@@ -3,10 +3,41 @@
 import { promises as fsp } from 'fs';
 import * as zlib from 'zlib';
 import { promisify } from 'util';
+import { Worker } from 'worker_threads';
 
-import { DatasetError, ImageDataset, datasetFromBytes } from './dataset';
+import { DatasetError, ImageDataset, datasetFromBytesAsync } from './dataset';
 
 const gunzip = promisify(zlib.gunzip);
+
+// Above this size the gzip stream is decoded in a worker thread: zlib's async API runs the
+// inflate on libuv's pool but gathers and concatenates the output chunks on the JS thread
+// (tens of ms for a 47 MB image file); in a worker the whole decode is off it and the result
+// comes back by transfer, without a copy (reliability #13: event-loop lag while loading).
+const WORKER_GUNZIP_BYTES = 1 << 20;
+const GUNZIP_WORKER = `
+const { parentPort, workerData } = require('worker_threads');
+const zlib = require('zlib');
+try {
+  const out = zlib.gunzipSync(Buffer.from(workerData.buffer, workerData.byteOffset, workerData.byteLength));
+  const ab = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out.buffer : out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
+  parentPort.postMessage({ ok: true, data: ab }, [ab]);
+} catch (e) {
+  parentPort.postMessage({ ok: false, message: String(e && e.message || e) });
+}`;
+
+function gunzipInWorker(buf: Buffer): Promise<Buffer> {
+  const whole = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength;
+  const input = new Uint8Array(whole ? buf.buffer : buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  return new Promise((resolve, reject) => {
+    const w = new Worker(GUNZIP_WORKER, { eval: true, workerData: input, transferList: [input.buffer as ArrayBuffer] });
+    w.once('message', (m: { ok: boolean; data?: ArrayBuffer; message?: string }) => {
+      void w.terminate();
+      if (m.ok) resolve(Buffer.from(m.data!));
+      else reject(new Error(m.message));
+    });
+    w.once('error', reject);
+  });
+}
 
 const TYPE_NAMES: Record<number, string> = { 0x08: 'unsigned byte', 0x09: 'signed byte', 0x0b: 'int16', 0x0c: 'int32', 0x0d: 'float32', 0x0e: 'float64' };
 
@@ -30,7 +61,7 @@ export async function readMaybeGzip(file: string): Promise<Uint8Array> {
   }
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
     try {
-      buf = await gunzip(buf);
+      buf = buf.length > WORKER_GUNZIP_BYTES ? await gunzipInWorker(buf) : await gunzip(buf);
     } catch (e) {
       throw new DatasetError(`${file}: corrupt gzip data (${(e as Error).message})`, { file, cause: e });
     }
@@ -106,7 +137,7 @@ export async function loadIdx(options: IdxDatasetOptions): Promise<ImageDataset>
     const at = lab.data.findIndex((v) => v >= numClasses);
     throw new DatasetError(`${lab.file}: label ${lab.data[at]} at index ${at} is not in [0, ${numClasses})`, { file: lab.file });
   }
-  return datasetFromBytes(img.data, [n, 1, img.dims[1], img.dims[2]], lab.data, {
+  return datasetFromBytesAsync(img.data, [n, 1, img.dims[1], img.dims[2]], lab.data, {
     numClasses,
     classNames: options.classNames,
     name: options.name ?? 'idx',

@@ -1,5 +1,7 @@
 export { Trainer, DEFAULT_TRAINER_CONFIG, totalSteps } from './trainer';
-export type { TrainerConfig, StepEvent, FitResult } from './trainer';
+export type { TrainerConfig, StepEvent, FitResult, TrainingWarning } from './trainer';
+export { acquireRunLock, LockedError, LOCK_FILE } from './lock';
+export type { RunLock } from './lock';
 export { ProgressReporter } from './progress';
 export type { ProgressMode } from './progress';
 export { pretrain, PRETRAIN_DEFAULTS, RUN_DEFAULTS } from './pretrain';

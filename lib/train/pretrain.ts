@@ -13,8 +13,9 @@ import type { SslModel } from '../model';
 import { setNumThreads } from '../runtime';
 import type { ProgressMode } from './progress';
 import { checkMethod, createModel, runConfig, RunConfigOptions } from './runConfig';
-import { RunInfo, writeRunInfo } from './runInfo';
-import { DEFAULT_TRAINER_CONFIG, FitResult, StepEvent, totalSteps, Trainer } from './trainer';
+import { acquireRunLock, RunLock } from './lock';
+import { checkResumable, RunInfo, writeRunInfo } from './runInfo';
+import { DEFAULT_TRAINER_CONFIG, FitResult, StepEvent, totalSteps, Trainer, TrainingWarning } from './trainer';
 
 export interface PretrainOptions extends RunConfigOptions {
   /** A name from DATASET_NAMES, a folder path, or an ImageDataset you own (not disposed here). */
@@ -33,15 +34,19 @@ export interface PretrainOptions extends RunConfigOptions {
   checkpointEvery: number;
   /** Continue from outDir/checkpoint.pt if it exists. */
   resume: boolean;
+  /** Good checkpoints kept in outDir (the Trainer's keepCheckpoints). */
+  keepCheckpoints: number;
   progress: ProgressMode;
   /** LibTorch intra-op threads (undefined: leave as is). */
   threads?: number;
   signal?: AbortSignal;
   onStep?: (event: StepEvent) => void;
+  /** Divergence warnings (loss at chance level, exploding gradients): training goes on. */
+  onWarning?: (warning: TrainingWarning) => void;
 }
 
 /** The recipe's own defaults; the loop's (epochs, batch size, seed, ...) are the Trainer's. */
-export const PRETRAIN_DEFAULTS: Readonly<Omit<PretrainOptions, 'model' | 'ema' | 'methodOptions' | 'outDir' | 'steps' | 'threads' | 'signal' | 'onStep' | 'dataDir'>> =
+export const PRETRAIN_DEFAULTS: Readonly<Omit<PretrainOptions, 'model' | 'ema' | 'methodOptions' | 'outDir' | 'steps' | 'threads' | 'signal' | 'onStep' | 'onWarning' | 'dataDir'>> =
   Object.freeze({
     dataset: 'fashion-mnist',
     method: 'simclr',
@@ -51,6 +56,7 @@ export const PRETRAIN_DEFAULTS: Readonly<Omit<PretrainOptions, 'model' | 'ema' |
     seed: DEFAULT_TRAINER_CONFIG.seed,
     checkpointEvery: DEFAULT_TRAINER_CONFIG.checkpointEvery,
     resume: DEFAULT_TRAINER_CONFIG.resume,
+    keepCheckpoints: DEFAULT_TRAINER_CONFIG.keepCheckpoints,
     progress: DEFAULT_TRAINER_CONFIG.progress,
   });
 
@@ -77,7 +83,7 @@ export interface PretrainResult {
   history: StepRecord[];
   /** Files written (only with outDir). */
   paths: { checkpoint?: string; metrics?: string; runInfo?: string };
-  /** Frees the model, and the dataset if pretrain() loaded it. */
+  /** Frees the model, the dataset if pretrain() loaded it, and the lock on outDir. */
   dispose(): void;
 }
 
@@ -87,6 +93,7 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
   checkInt('epochs', o.epochs, 1);
   checkInt('subset', o.subset, 0);
   checkInt('checkpointEvery', o.checkpointEvery, 0);
+  checkInt('keepCheckpoints', o.keepCheckpoints, 1);
   if (o.steps !== undefined) checkInt('steps', o.steps, 1);
   if (o.threads !== undefined) setNumThreads(checkInt('threads', o.threads, 1));
   checkMethod(o.method);
@@ -101,7 +108,11 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
   }
   const ownsData = owned || data !== o.dataset;
   let model: SslModel | undefined;
+  let lock: RunLock | undefined;
   try {
+    // One writer per folder, taken before any file in it is touched and held until dispose()
+    // (the CLI still writes backbone.pt after training) (reliability #13).
+    lock = o.outDir ? acquireRunLock(o.outDir) : undefined;
     if (o.batchSize > data.length) throw new ConfigError(`batchSize ${o.batchSize} is larger than the training set (${data.length} images)`);
     const perEpoch = totalSteps(data.length, o.batchSize, 1, true);
     const epochs = o.steps !== undefined ? Math.ceil(o.steps / perEpoch) : o.epochs;
@@ -129,6 +140,9 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
         steps,
         config,
       };
+      // Half-written files of a killed run (the Trainer cleans its own: checkpoint, metrics).
+      for (const f of [paths.runInfo, path.join(o.outDir, 'backbone.pt')]) fs.rmSync(`${f}.tmp`, { force: true });
+      if (o.resume && fs.existsSync(paths.checkpoint)) checkResumable(paths.runInfo, info);
       writeRunInfo(paths.runInfo, info);
     }
     const trainer = new Trainer(model, data, {
@@ -140,6 +154,7 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
       // With an outDir there is always a checkpoint at the end (the trainer writes one when checkpointEvery > 0).
       checkpointEvery: paths.checkpoint ? o.checkpointEvery || steps : 0,
       checkpointPath: paths.checkpoint,
+      keepCheckpoints: o.keepCheckpoints,
       resume: o.resume,
       metricsPath: paths.metrics,
       progress: o.progress,
@@ -150,8 +165,10 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
       history.push({ step: ev.step, loss: ev.loss, lr: ev.lr, momentum: ev.momentum });
       o.onStep?.(ev);
     });
+    trainer.on('warning', (w: TrainingWarning) => o.onWarning?.(w));
     const fit = await trainer.fit();
     const m = model;
+    const held = lock;
     return {
       model: m,
       trainSet: data,
@@ -162,9 +179,11 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
       dispose() {
         m.dispose();
         if (ownsData) data.dispose();
+        held?.release();
       },
     };
   } catch (e) {
+    lock?.release();
     model?.dispose();
     if (ownsData) data.dispose();
     throw e;

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import type { EmaParts, SslConfig } from '../config';
-import { ConfigError } from '../errors';
+import { ConfigError, ioError } from '../errors';
 import type { SslModel } from '../model';
 import { createModel } from './runConfig';
 
@@ -24,11 +24,65 @@ export interface RunInfo {
   config: SslConfig;
 }
 
-/** Writes `text` to `file` through a temporary file and a rename (no torn file on a crash). */
+/**
+ * Writes `text` to `file` through a temporary file, fsync and a rename, then fsyncs the folder:
+ * after a crash the file is the old one or the new one, never torn. Failures are ERR_IO errors
+ * naming the path, and remove the temporary file.
+ */
 export function writeFileAtomic(file: string, text: string): void {
   const tmp = `${file}.tmp`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
+  try {
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      fs.writeSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw ioError('cannot write', file, e);
+  }
+  try {
+    const dfd = fs.openSync(path.dirname(path.resolve(file)), 'r');
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
+  } catch {
+    // best effort: some file systems refuse fsync on folders
+  }
+}
+
+// What may change between an interrupted run and its --resume: the budget and the LR schedule
+// (a diverged run resumes with a lower LR), the device and monitoring. Everything else decides
+// what the checkpoint and the sampler position mean.
+const RESUME_MAY_CHANGE = new Set(['epochs', 'steps', 'config.totalSteps', 'config.optimizer.lr', 'config.optimizer.finalLr', 'config.optimizer.warmupSteps', 'config.device', 'config.gradMonitor.enabled']);
+
+function differences(a: unknown, b: unknown, at: string, out: string[]): void {
+  if (RESUME_MAY_CHANGE.has(at)) return;
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (isObj(a) && isObj(b)) {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) differences(a[k], b[k], at ? `${at}.${k}` : k, out);
+  } else if (JSON.stringify(a) !== JSON.stringify(b)) {
+    out.push(`${at.replace(/^config\./, '')} (was ${JSON.stringify(a) ?? 'unset'}, now ${JSON.stringify(b) ?? 'unset'})`);
+  }
+}
+
+/**
+ * Throws a ConfigError naming every field in which `next` differs from the run.json of the run
+ * being resumed (before anything is written, so a refused resume changes no file).
+ */
+export function checkResumable(file: string, next: RunInfo): void {
+  if (!fs.existsSync(file)) return;
+  const prev = readRunInfo(file);
+  const diff: string[] = [];
+  differences(prev, next, '', diff);
+  if (diff.length > 0) {
+    throw new ConfigError(`cannot resume the run in ${path.dirname(file)}: it was made with different settings: ${diff.join('; ')}. Resume with the original options, or use another --out`);
+  }
 }
 
 export function writeRunInfo(file: string, info: RunInfo): void {

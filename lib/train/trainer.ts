@@ -6,6 +6,7 @@ import * as path from 'path';
 import type { ImageDataset } from '../data/dataset';
 import type { EpochSampler, SamplerState } from '../data/sampler';
 import type { SslModel, StepResult } from '../model';
+import { ioError } from '../errors';
 import { disposeAll } from '../tensor';
 import { ProgressReporter, ProgressMode } from './progress';
 
@@ -19,6 +20,17 @@ export interface TrainerConfig {
   /** Write a checkpoint every N optimizer steps (0 = never) to checkpointPath. */
   checkpointEvery: number;
   checkpointPath?: string;
+  /**
+   * Good checkpoints kept (>= 1): checkpointPath is the newest, older ones sit beside it as
+   * `<name>.step-<N><ext>`, so a checkpoint written just before a divergence never replaces the
+   * last good one.
+   */
+  keepCheckpoints: number;
+  /**
+   * Emit a 'warning' event when the mean loss of this many steps is at chance level (0 = never).
+   * Small batches on hard data can sit near chance for long in a healthy run: it is a warning.
+   */
+  warnChanceSteps: number;
   /** Resume from checkpointPath if it exists. */
   resume: boolean;
   /** JSONL file receiving one line per step (and per eval). */
@@ -38,6 +50,8 @@ export const DEFAULT_TRAINER_CONFIG: TrainerConfig = {
   dropLast: true,
   seed: 0,
   checkpointEvery: 0,
+  keepCheckpoints: 2,
+  warnChanceSteps: 50,
   resume: false,
   progress: 'auto',
   evalEvery: 0,
@@ -61,6 +75,151 @@ export interface FitResult {
 interface CheckpointExtra {
   version: 1;
   sampler: SamplerState;
+  /** The sampler position only means something at this batch size (absent in older checkpoints). */
+  batchSize?: number;
+}
+
+function parseExtra(text: string, file: string): CheckpointExtra {
+  let extra: CheckpointExtra;
+  try {
+    extra = JSON.parse(text) as CheckpointExtra;
+  } catch {
+    throw new TypeError(`${file}: holds no trainer state (saved by model.save() without one?)`);
+  }
+  if (!extra || typeof extra !== 'object' || !extra.sampler) throw new TypeError(`${file}: holds no trainer state (saved by model.save() without one?)`);
+  return extra;
+}
+
+/** A warning event: training goes on, but looks wrong. */
+export interface TrainingWarning {
+  kind: 'chance-loss' | 'gradient-explosion';
+  step: number;
+  message: string;
+}
+
+/** The loss of a model that has learned nothing (uniform logits), or undefined when it has none. */
+function chanceLoss(model: SslModel, batchSize: number): number | undefined {
+  const o = model.config.objective;
+  if (o.name === 'ntxent') return Math.log(2 * batchSize - 1);
+  if (o.name === 'infonce') return Math.log(1 + Number(o.queueSize) + (o.inBatchNegatives === true ? batchSize - 1 : 0));
+  return undefined; // byol, simsiam: no negatives; dino: no fixed chance level
+}
+
+/**
+ * Divergence warnings: the mean loss of the last `steps` steps within 2% of chance level (a
+ * learning rate far too high collapses the features and trains at chance without ever producing
+ * a NaN; a healthy run leaves chance within a few steps), or a per-part gradient RMS 1000× its
+ * first value (only with the gradient monitor on). Each kind is reported once.
+ */
+class ChanceWatch {
+  private readonly recent: number[] = [];
+  private firstGrad?: number;
+  private readonly told = new Set<TrainingWarning['kind']>();
+  constructor(
+    private readonly chance: number | undefined,
+    private readonly steps: number,
+  ) {}
+  observe(r: StepResult): TrainingWarning | undefined {
+    if (this.chance !== undefined && this.steps > 0 && !this.told.has('chance-loss')) {
+      this.recent.push(r.loss);
+      if (this.recent.length > this.steps) this.recent.shift();
+      const mean = this.recent.reduce((a, b) => a + b, 0) / this.recent.length;
+      if (this.recent.length === this.steps && Math.abs(mean - this.chance) < 0.02 * this.chance) {
+        this.told.add('chance-loss');
+        return { kind: 'chance-loss', step: r.step, message: `the mean loss of the last ${this.steps} steps, ${mean.toFixed(4)}, is at chance level (${this.chance.toFixed(4)}) at lr ${r.lr}: the run is not learning (learning rate too high?)` };
+      }
+    }
+    const g = Math.max(...r.gradRms.map((x) => x ?? 0));
+    if (g > 0) {
+      this.firstGrad ??= g;
+      if (g > 1000 * this.firstGrad && !this.told.has('gradient-explosion')) {
+        this.told.add('gradient-explosion');
+        return { kind: 'gradient-explosion', step: r.step, message: `gradient RMS ${g.toExponential(2)} is over 1000x its first value (${this.firstGrad.toExponential(2)}) at lr ${r.lr}` };
+      }
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The last `keep` good checkpoints: `file` is the newest; before it is overwritten, the previous
+ * one is hard-linked (no copy) to `<name>.step-<N><ext>`. When a step diverges on the very state
+ * the newest checkpoint holds, that checkpoint is poisoned: the previous one is moved back.
+ */
+class CheckpointRing {
+  private last?: number; // step held by `file`, when this run wrote or resumed it
+  constructor(
+    private readonly file: string,
+    private readonly keep: number,
+  ) {}
+
+  historyPath(step: number): string {
+    const ext = path.extname(this.file);
+    return `${this.file.slice(0, this.file.length - ext.length)}.step-${step}${ext}`;
+  }
+
+  /** Steps of the history files beside `file`, ascending. */
+  history(): number[] {
+    const dir = path.dirname(path.resolve(this.file));
+    const ext = path.extname(this.file);
+    const base = path.basename(this.file, ext);
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return [];
+    }
+    const prefix = `${base}.step-`;
+    return names
+      .filter((n) => n.startsWith(prefix) && n.endsWith(ext) && /^\d+$/.test(n.slice(prefix.length, n.length - ext.length)))
+      .map((n) => Number(n.slice(prefix.length, n.length - ext.length)))
+      .sort((a, b) => a - b);
+  }
+
+  /** A fresh run drops another run's history; a resumed one keeps what precedes its step. */
+  start(resumedFrom: number | undefined): void {
+    this.last = resumedFrom;
+    for (const s of this.history()) if (resumedFrom === undefined || s >= resumedFrom) fs.rmSync(this.historyPath(s), { force: true });
+  }
+
+  beforeSave(): void {
+    if (this.keep < 2 || this.last === undefined || !fs.existsSync(this.file)) return;
+    const h = this.historyPath(this.last);
+    fs.rmSync(h, { force: true });
+    try {
+      fs.linkSync(this.file, h);
+    } catch {
+      fs.copyFileSync(this.file, h); // file systems without hard links
+    }
+  }
+
+  saved(step: number): void {
+    this.last = step;
+    const old = this.history().filter((s) => s < step);
+    for (const s of old.slice(0, Math.max(0, old.length - (this.keep - 1)))) fs.rmSync(this.historyPath(s), { force: true });
+  }
+
+  /** The error to throw for a divergence at `e.step`, naming the last good checkpoint. */
+  diverged(e: Error & { step: number }): Error {
+    if (this.last !== undefined && this.last >= e.step) {
+      // The newest checkpoint holds the state that just diverged: put the previous one back.
+      const prev = this.history().filter((s) => s < e.step).at(-1);
+      if (prev !== undefined) {
+        fs.renameSync(this.historyPath(prev), this.file);
+        this.last = prev;
+      } else {
+        fs.renameSync(this.file, `${this.file}.diverged`);
+        this.last = undefined;
+      }
+    }
+    const good = this.last !== undefined ? `last good checkpoint: ${this.file} (step ${this.last})` : 'no good checkpoint was written before it';
+    const err = new Error(`${e.message}; ${good}`, { cause: e }) as Error & { code: string; step: number; lr: unknown; checkpoint?: string };
+    err.code = 'ERR_DIVERGED';
+    err.step = e.step;
+    err.lr = (e as unknown as { lr: unknown }).lr;
+    if (this.last !== undefined) err.checkpoint = this.file;
+    return err;
+  }
 }
 
 /** Optimizer steps of a run: what SslConfig.totalSteps must be for the schedules to span it. */
@@ -84,6 +243,8 @@ export class Trainer extends EventEmitter {
     if (!Number.isInteger(c.checkpointEvery) || c.checkpointEvery < 0) throw new RangeError('checkpointEvery must be an integer >= 0');
     if (c.checkpointEvery > 0 && !c.checkpointPath) throw new TypeError('checkpointEvery needs checkpointPath');
     if (c.resume && !c.checkpointPath) throw new TypeError('resume needs checkpointPath');
+    if (!Number.isInteger(c.keepCheckpoints) || c.keepCheckpoints < 1) throw new RangeError(`keepCheckpoints must be an integer >= 1, got ${c.keepCheckpoints}`);
+    if (!Number.isInteger(c.warnChanceSteps) || c.warnChanceSteps < 0) throw new RangeError(`warnChanceSteps must be an integer >= 0, got ${c.warnChanceSteps}`);
     this.model = model;
     this.data = data;
   }
@@ -99,12 +260,19 @@ export class Trainer extends EventEmitter {
     const t0 = Date.now();
     const sampler = this.data.sampler({ batchSize: c.batchSize, seed: c.seed, dropLast: c.dropLast });
     let resumedFrom: number | undefined;
+    const ring = c.checkpointPath ? new CheckpointRing(c.checkpointPath, c.keepCheckpoints) : undefined;
+    // Files a killed writer left half-written are never read; remove them now.
+    for (const f of [c.checkpointPath, c.metricsPath]) if (f) fs.rmSync(`${f}.tmp`, { force: true });
     if (c.resume && c.checkpointPath && fs.existsSync(c.checkpointPath)) {
-      const extra = JSON.parse(await this.model.load(c.checkpointPath)) as CheckpointExtra;
+      const extra = parseExtra(await this.model.load(c.checkpointPath), c.checkpointPath);
+      if (extra.batchSize !== undefined && extra.batchSize !== c.batchSize) {
+        throw new RangeError(`cannot resume ${c.checkpointPath}: it was written with batch size ${extra.batchSize}, this run uses ${c.batchSize}`);
+      }
       sampler.setState(extra.sampler);
       resumedFrom = this.model.summary().step;
       this.emit('resume', { step: resumedFrom, path: c.checkpointPath });
     }
+    ring?.start(resumedFrom);
     const metrics = c.metricsPath ? openLog(c.metricsPath, resumedFrom) : null;
     const total = totalSteps(this.data.length, c.batchSize, c.epochs, c.dropLast);
     const budget = c.maxSteps === undefined ? total : Math.min(total, c.maxSteps);
@@ -113,6 +281,7 @@ export class Trainer extends EventEmitter {
     let aborted = false;
     let step = resumedFrom ?? 0;
     let lastCheckpoint = -1;
+    const chance = new ChanceWatch(chanceLoss(this.model, c.batchSize), c.warnChanceSteps);
     try {
       while (sampler.epoch < c.epochs && step < budget) {
         if (c.signal?.aborted) {
@@ -124,6 +293,8 @@ export class Trainer extends EventEmitter {
         let r: StepResult;
         try {
           r = await this.model.step(batch.images, batch.index);
+        } catch (e) {
+          throw (e as { code?: string }).code === 'ERR_DIVERGED' && ring ? ring.diverged(e as Error & { step: number }) : e;
         } finally {
           disposeAll(batch);
         }
@@ -133,6 +304,8 @@ export class Trainer extends EventEmitter {
         this.emit('step', ev);
         metrics?.write(JSON.stringify({ type: 'step', time: Date.now(), ...ev }) + '\n');
         progress.update(step, r.loss);
+        const warning = chance.observe(r);
+        if (warning) this.emit('warning', warning);
         // Epoch-end evaluation before the checkpoint of the same step: a run resumed from that
         // checkpoint never skips an evaluation that was due.
         if (sampler.epoch !== epoch) {
@@ -140,12 +313,13 @@ export class Trainer extends EventEmitter {
           if (c.evalEvery > 0 && c.evaluate && (epoch + 1) % c.evalEvery === 0) await this.runEval(epoch, step, metrics);
         }
         if (c.checkpointEvery > 0 && step % c.checkpointEvery === 0) {
-          await this.checkpoint(sampler);
+          await this.checkpoint(sampler, ring!);
           lastCheckpoint = step;
         }
       }
-      // The final state, unless the periodic checkpoint of this very step already holds it.
-      if (!aborted && c.checkpointEvery > 0 && lastCheckpoint !== step) await this.checkpoint(sampler);
+      // The final state (also after an abort, so a resume continues from where it stopped),
+      // unless the periodic checkpoint of this very step already holds it.
+      if (c.checkpointEvery > 0 && lastCheckpoint !== step && step > (resumedFrom ?? 0)) await this.checkpoint(sampler, ring!);
     } finally {
       progress.stop();
       await metrics?.close();
@@ -153,12 +327,15 @@ export class Trainer extends EventEmitter {
     return { steps: step, epochs: sampler.epoch, losses, aborted, elapsedMs: Date.now() - t0, resumedFrom };
   }
 
-  private async checkpoint(sampler: EpochSampler): Promise<void> {
-    const extra: CheckpointExtra = { version: 1, sampler: sampler.state() };
+  private async checkpoint(sampler: EpochSampler, ring: CheckpointRing): Promise<void> {
+    const extra: CheckpointExtra = { version: 1, sampler: sampler.state(), batchSize: this.config.batchSize };
     const p = this.config.checkpointPath!;
     fs.mkdirSync(path.dirname(path.resolve(p)), { recursive: true });
+    const step = this.model.summary().step;
+    ring.beforeSave();
     await this.model.save(p, JSON.stringify(extra));
-    this.emit('checkpoint', { path: p, step: this.model.summary().step });
+    ring.saved(step);
+    this.emit('checkpoint', { path: p, step });
   }
 
   private async runEval(epoch: number, step: number, metrics: MetricsLog | null): Promise<void> {
@@ -179,6 +356,14 @@ interface MetricsLog {
  * dropped so every step appears once.
  */
 function openLog(file: string, resumedFrom: number | undefined): MetricsLog {
+  try {
+    return openLogUnchecked(file, resumedFrom);
+  } catch (e) {
+    throw ioError('cannot open the metrics log', file, e);
+  }
+}
+
+function openLogUnchecked(file: string, resumedFrom: number | undefined): MetricsLog {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   if (resumedFrom !== undefined && fs.existsSync(file)) {
     const kept = fs
@@ -197,9 +382,29 @@ function openLog(file: string, resumedFrom: number | undefined): MetricsLog {
     fs.writeFileSync(tmp, kept.map((l) => l + '\n').join(''));
     fs.renameSync(tmp, file);
   }
-  const stream = fs.createWriteStream(file, { flags: resumedFrom !== undefined ? 'a' : 'w' });
+  // Whole lines with one synchronous write each (a few hundred bytes per step): a failure such as
+  // ENOSPC is an ERR_IO error at that step, never an unhandled stream 'error' event, and a line
+  // is never interleaved with another.
+  const fd = fs.openSync(file, resumedFrom !== undefined ? 'a' : 'w');
+  let open = true;
   return {
-    write: (line) => void stream.write(line),
-    close: () => new Promise((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve()))),
+    write: (line) => {
+      try {
+        fs.writeSync(fd, line);
+      } catch (e) {
+        throw ioError('cannot write the metrics log', file, e);
+      }
+    },
+    close: async () => {
+      if (!open) return;
+      open = false;
+      try {
+        fs.fsyncSync(fd);
+      } catch {
+        // fsync is durability, not correctness: a file system without it keeps what was written
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
   };
 }

@@ -7,6 +7,7 @@
 
 #include <torch/serialize.h>
 
+#include "core/atomic_file.h"
 #include "core/memory_format.h"
 #include "core/named_tensors.h"
 
@@ -86,24 +87,24 @@ void saveCheckpoint(SslModel& ssl, const std::string& path, const std::string& e
   torch::serialize::OutputArchive oa;
   for (const auto& [k, v] : ssl.objective().state()) oa.write(k, v);
   root.write("objective", oa);
-  const std::string tmp = path + ".tmp";
-  root.save_to(tmp);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error("checkpoint: could not move " + tmp + " to " + path);
-  }
+  // Serialised in memory and sealed with a checksum, then written atomically (atomic_file.h).
+  checkRegularFileTarget(path, "checkpoint path");
+  std::ostringstream bytes;
+  root.save_to(bytes);
+  writeFileAtomic(path, seal(std::move(bytes).str()));
 }
 
 std::string loadCheckpoint(SslModel& ssl, const std::string& path) {
-  {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::invalid_argument("checkpoint: cannot open '" + path + "'");
-  }
+  // The checksum is verified before anything is parsed, so a damaged file never reaches the model.
+  checkRegularFileTarget(path, "checkpoint path");
+  std::string bytes = readWholeFile(path);
+  unseal(bytes, path);
+  std::istringstream in(std::move(bytes));
   torch::serialize::InputArchive root;
   try {
-    root.load_from(path);
-  } catch (const std::exception& e) {
-    throw std::invalid_argument("checkpoint: '" + path + "' is not a readable checkpoint (" + std::string(e.what()).substr(0, 200) + ")");
+    root.load_from(in);
+  } catch (const c10::Error& e) {
+    throw CorruptFileError(path, std::string("not a readable checkpoint (") + e.what_without_backtrace() + ")");
   }
   c10::IValue format;
   if (!root.try_read("format", format) || !format.isInt() || format.toInt() != kFormatVersion) {
@@ -150,14 +151,9 @@ void exportBackboneStateDict(SslNetworks& model, const std::string& path, bool e
   c10::Dict<std::string, at::Tensor> dict;
   for (auto& [key, tensor] : backboneTensors(model, ema)) dict.insert(key, tensor);
   std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f) throw std::invalid_argument("exportStateDict: cannot write '" + tmp + "'");
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!f) throw std::runtime_error("exportStateDict: write to '" + tmp + "' failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("exportStateDict: could not move " + tmp + " to " + path);
+  // No checksum trailer: Python's torch.load must read this file as it is.
+  checkRegularFileTarget(path, "exportStateDict path");
+  writeFileAtomic(path, std::string(bytes.begin(), bytes.end()));
 }
 
 }  // namespace mssl

@@ -86,9 +86,10 @@ torch::Tensor ntXentNormalized(const torch::Tensor& an, const torch::Tensor& cn,
 namespace losscheck {
 
 void temperature(const char* fn, double tau) {
-  if (!std::isfinite(tau) || tau <= 0) {
+  // reliability #13: logits are cos/τ; below kMinTemperature they overflow float32 (NaN loss).
+  if (!std::isfinite(tau) || tau < kMinTemperature) {
     std::ostringstream os;
-    os << fn << ": temperature must be a finite number > 0, got " << tau;
+    os << fn << ": temperature must be a finite number >= " << kMinTemperature << ", got " << tau;
     throw std::out_of_range(os.str());
   }
 }

@@ -27,6 +27,9 @@ torch::Tensor momentumNtXent(const torch::Tensor& z1, const torch::Tensor& z2, c
 
 namespace losscheck {
 // `fn` and `arg` name the call and the argument in the message.
+// Smallest temperature accepted: logits cos/τ reach 1/τ, and their gradients 1/τ² stay well
+// inside float32 (reliability #13; 1e-300 used to return a NaN loss).
+constexpr double kMinTemperature = 1e-4;
 void temperature(const char* fn, double tau);
 // Defined, 2-D [rows, D] (rows >= minRows), floating point, and (unless !finite) all finite.
 void embeddings(const char* fn, const char* arg, const torch::Tensor& x, int64_t minRows = 1, bool finite = true);

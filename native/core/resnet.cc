@@ -46,9 +46,11 @@ void ResNetConfig::validate() const {
   if (inChannels != 1 && inChannels != 3) {
     throw std::out_of_range("inChannels must be 1 or 3; got " + std::to_string(inChannels));
   }
-  if (!std::isfinite(width) || width <= 0) {
+  // reliability #13: an upper bound too — width 1e300 used to overflow into a "zero-width stage".
+  constexpr double kMaxWidth = 8;  // 8x the channels of the paper's ResNets: wider is no longer a ResNet-18/50
+  if (!std::isfinite(width) || width <= 0 || width > kMaxWidth) {
     std::ostringstream os;
-    os << "width must be a finite number > 0; got " << width;
+    os << "width must be a finite number in (0, " << kMaxWidth << "]; got " << width;
     throw std::out_of_range(os.str());
   }
   for (int64_t base : {64, 128, 256, 512}) {

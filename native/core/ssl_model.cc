@@ -3,8 +3,10 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <stdexcept>
 
+#include "core/finite_guard.h"
 #include "core/memory_format.h"
 #include "core/schedules.h"
 
@@ -30,8 +32,15 @@ void SslConfig::validate() const {
   if (warmupSteps < 0 || warmupSteps > totalSteps) {
     throw std::out_of_range("optimizer.warmupSteps must be in [0, totalSteps = " + std::to_string(totalSteps) + "], got " + std::to_string(warmupSteps));
   }
-  if (!(lr >= 0) || !std::isfinite(lr)) throw std::out_of_range("optimizer.lr must be a finite number >= 0, got " + std::to_string(lr));
-  if (!(finalLr >= 0) || !std::isfinite(finalLr)) throw std::out_of_range("optimizer.finalLr must be a finite number >= 0, got " + std::to_string(finalLr));
+  // Bounded above so the schedule's arithmetic stays finite (finalLr 1e308 gave "lr ... got -inf").
+  constexpr double kMaxLr = 1e30;
+  for (auto [name, v] : {std::pair<const char*, double>{"optimizer.lr", lr}, {"optimizer.finalLr", finalLr}}) {
+    if (!(v >= 0 && v <= kMaxLr)) {
+      std::ostringstream os;
+      os << name << " must be a finite number in [0, 1e30], got " << v;
+      throw std::out_of_range(os.str());
+    }
+  }
   for (double m : {momentumBase, momentumFinal}) {
     if (!(m >= 0 && m <= 1)) throw std::out_of_range("momentum (ema.base / ema.final) must be in [0, 1], got " + std::to_string(m));
   }
@@ -82,6 +91,8 @@ void SslModel::checkBatch(const torch::Tensor& batch, const torch::Tensor& sampl
     if (sampleIndex.scalar_type() != torch::kLong || sampleIndex.dim() != 1 || sampleIndex.size(0) != batch.size(0)) {
       throw std::invalid_argument("sampleIndex: expected an int64 tensor [B] matching the batch");
     }
+    // Checked before the step changes anything (the queue would only see them after the update).
+    if (sampleIndex.numel() > 0 && sampleIndex.lt(0).any().item<bool>()) throw std::out_of_range("sampleIndex: values must be dataset indices >= 0");
   }
   objective_->checkStep(batch, sampleIndex);
 }
@@ -127,12 +138,12 @@ StepResult SslModel::step(const torch::Tensor& batchIn, const torch::Tensor& sam
   }
   mark(kKeyBranch);
 
+  // The divergence guard (finite_guard.h): a network that already overflows is named as diverged.
+  for (const auto& view : v.online) checkFiniteOutputs(step_, currentLr(), {&view.z});
+  for (const auto& k : v.keys) checkFiniteOutputs(step_, currentLr(), {&k});
   torch::Tensor loss = objective_->loss(v);
   const double lossValue = loss.item<double>();
-  if (!std::isfinite(lossValue)) {
-    throw std::runtime_error("loss is not finite (" + std::to_string(lossValue) + ") at step " + std::to_string(step_) +
-                             "; the optimizer step was skipped. Lower the learning rate or check the inputs.");
-  }
+  if (!std::isfinite(lossValue)) throw DivergedError(step_, currentLr(), "the loss is not finite (" + std::to_string(lossValue) + ")");
   mark(kLoss);
 
   optimizer_->zero_grad();
@@ -143,6 +154,10 @@ StepResult SslModel::step(const torch::Tensor& batchIn, const torch::Tensor& sam
 
   r.lr = currentLr();
   setLearningRate(*optimizer_, r.lr);
+  // Nothing non-finite reaches the weights: loss, gradients, parameters and BN statistics.
+  checkFinite(step_, r.lr, loss,
+              {{"backbone", networks_->backbone().get()}, {"projector", networks_->projector().get()},
+               {"predictor", networks_->predictor().is_empty() ? nullptr : networks_->predictor().get()}});
   optimizer_->step();
   mark(kOptimizer);
 

@@ -9,9 +9,17 @@ namespace mssl::napi {
 
 struct ErrorInfo {
   enum class Kind { Type, Range, Error } kind = Kind::Error;
-  std::string code;     // ERR_INVALID_ARG, ERR_OUT_OF_RANGE, ERR_TORCH, ERR_NATIVE
+  // ERR_INVALID_ARG, ERR_OUT_OF_RANGE, ERR_TORCH, ERR_NATIVE, ERR_IO, ERR_CHECKPOINT_CORRUPT, ERR_DIVERGED
+  std::string code;
   std::string message;
+  std::string path;       // ERR_IO, ERR_CHECKPOINT_CORRUPT: the file
+  std::string errnoName;  // ERR_IO: "ENOSPC", "EACCES", ...
+  double step = -1;       // ERR_DIVERGED: optimizer steps done before the failing one
+  double lr = 0;          // ERR_DIVERGED
 };
+
+// A message for users: the first line of LibTorch's text, never its C++ backtrace.
+std::string withoutBacktrace(const std::string& message);
 
 // Classifies the exception being handled; call only inside a catch block.
 ErrorInfo captureCurrentException();

@@ -10,6 +10,7 @@
 #include "napi/config_schema.h"
 #include "napi/errors.h"
 #include "napi/named_tensors_job.h"  // issue #12: weights for the ONNX exporter
+#include "napi/paths.h"
 #include "napi/registry.h"
 #include "napi/tensor_wrap.h"
 
@@ -241,15 +242,13 @@ class SslModelWrap : public Napi::ObjectWrap<SslModelWrap> {
 
   Napi::Value submitFileJob(const Napi::CallbackInfo& info, FileJob::Kind kind) {
     return guarded(info.Env(), [&]() -> Napi::Value {
-      if (info.Length() < 1 || !info[0].IsString() || info[0].As<Napi::String>().Utf8Value().empty()) {
-        throwTypeError(info.Env(), "path must be a non-empty string");
-      }
+      std::string path = pathArg(info[0], "path");  // reliability #13: NUL bytes, devices, folders
       std::string extra;
       if (kind == FileJob::kSave && info.Length() > 1 && !info[1].IsUndefined()) {
         if (!info[1].IsString()) throwTypeError(info.Env(), "extra must be a string");
         extra = info[1].As<Napi::String>().Utf8Value();
       }
-      auto job = std::make_unique<FileJob>(this, live(info.Env()), kind, info[0].As<Napi::String>().Utf8Value(), extra);
+      auto job = std::make_unique<FileJob>(this, live(info.Env()), kind, path, extra);
       job->keepAlive(info.This().As<Napi::Object>());
       return addonData(info.Env()).worker->submit(info.Env(), std::move(job));
     });

@@ -4,10 +4,13 @@
 
 #include <atomic>
 #include <cstring>
+#include <optional>
+#include <vector>
 
 #include "napi/addon.h"
 #include "napi/errors.h"
 #include "napi/registry.h"
+#include "napi/worker.h"
 
 namespace mssl::napi {
 
@@ -171,39 +174,85 @@ Napi::Value TensorWrap::matmul(const Napi::CallbackInfo& info) {
   });
 }
 
+// The validated source of a copy: the typed array's bytes, dtype and shape.
+struct ArraySource {
+  const void* data = nullptr;
+  size_t bytes = 0;
+  at::ScalarType scalar = at::kFloat;
+  std::vector<int64_t> shape;
+};
+
+static ArraySource arraySource(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  constexpr const char* kTypes = "data must be a Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array";
+  if (info.Length() < 2 || !info[0].IsTypedArray()) throwTypeError(env, kTypes);
+  auto arr = info[0].As<Napi::TypedArray>();
+  ArraySource src;
+  std::optional<at::ScalarType> scalar;
+  for (const auto& m : kArrayTypes) {
+    if (m.array == arr.TypedArrayType()) scalar = m.scalar;
+  }
+  if (!scalar) throwTypeError(env, kTypes);
+  src.scalar = *scalar;
+  if (!info[1].IsArray()) throwTypeError(env, "shape must be an array of non-negative integers");
+  auto shapeArr = info[1].As<Napi::Array>();
+  int64_t numel = 1;
+  for (uint32_t i = 0; i < shapeArr.Length(); ++i) {
+    Napi::Value d = shapeArr.Get(i);
+    double v = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
+    if (!(v >= 0) || v != static_cast<double>(static_cast<int64_t>(v)) || v > 9.0e15) {
+      throwTypeError(env, "shape must be an array of non-negative integers; shape[" + std::to_string(i) + "] is invalid");
+    }
+    src.shape.push_back(static_cast<int64_t>(v));
+    // Checked before multiplying: a product past 2^53 cannot equal any array's length anyway.
+    if (static_cast<double>(numel) * v > 9.0e15) throwRangeError(env, "shape [" + c10::Join(", ", src.shape) + ", ...] has more elements than any array can hold");
+    numel *= src.shape.back();
+  }
+  if (static_cast<size_t>(numel) != arr.ElementLength()) {
+    throwRangeError(env, "shape [" + c10::Join(", ", src.shape) + "] needs " + std::to_string(numel) + " elements but data has " +
+                             std::to_string(arr.ElementLength()));
+  }
+  // The raw call, not arr.ArrayBuffer(): that one refuses arrays over a SharedArrayBuffer
+  // ("Invalid argument"), whose bytes are just as readable.
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_status st = napi_get_typedarray_info(env, arr, &type, &length, &data, nullptr, nullptr);
+  if (st != napi_ok) throwTypeError(env, "data: cannot read the typed array's memory (detached buffer?)");
+  src.data = data;
+  src.bytes = arr.ByteLength();
+  return src;
+}
+
+static at::Tensor copyOf(const ArraySource& src) {
+  at::Tensor t = at::empty(src.shape, at::TensorOptions().dtype(src.scalar));
+  if (src.bytes) std::memcpy(t.data_ptr(), src.data, src.bytes);
+  return t;
+}
+
 // tensorFromTypedArray(array, shape) -> NativeTensor (copies: the JS buffer may change later).
 static Napi::Value tensorFromTypedArray(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return TensorWrap::wrap(info.Env(), copyOf(arraySource(info))); });
+}
+
+// The same copy on the torch worker, for big arrays: the event loop goes on meanwhile. The array
+// is kept alive until the copy is done; the caller must not change it before the promise settles.
+class CopyJob : public Job {
+ public:
+  explicit CopyJob(ArraySource src) : src_(std::move(src)) {}
+  void execute() override { out_ = copyOf(src_); }
+  Napi::Value result(Napi::Env env) override { return TensorWrap::wrap(env, out_); }
+
+ private:
+  ArraySource src_;
+  at::Tensor out_;
+};
+
+static Napi::Value tensorFromTypedArrayAsync(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsTypedArray()) {
-      throwTypeError(env, "data must be a Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array");
-    }
-    auto arr = info[0].As<Napi::TypedArray>();
-    std::optional<at::ScalarType> scalar;
-    for (const auto& m : kArrayTypes) {
-      if (m.array == arr.TypedArrayType()) scalar = m.scalar;
-    }
-    if (!scalar) throwTypeError(env, "data must be a Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array");
-    if (!info[1].IsArray()) throwTypeError(env, "shape must be an array of non-negative integers");
-    auto shapeArr = info[1].As<Napi::Array>();
-    std::vector<int64_t> shape;
-    int64_t numel = 1;
-    for (uint32_t i = 0; i < shapeArr.Length(); ++i) {
-      Napi::Value d = shapeArr.Get(i);
-      double v = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
-      if (!(v >= 0) || v != static_cast<double>(static_cast<int64_t>(v)) || v > 9.0e15) {
-        throwTypeError(env, "shape must be an array of non-negative integers; shape[" + std::to_string(i) + "] is invalid");
-      }
-      shape.push_back(static_cast<int64_t>(v));
-      numel *= shape.back();
-    }
-    if (static_cast<size_t>(numel) != arr.ElementLength()) {
-      throwRangeError(env, "shape [" + c10::Join(", ", shape) + "] needs " + std::to_string(numel) + " elements but data has " +
-                               std::to_string(arr.ElementLength()));
-    }
-    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(*scalar));
-    if (numel) std::memcpy(t.data_ptr(), static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset(), arr.ByteLength());
-    return TensorWrap::wrap(env, t);
+    auto job = std::make_unique<CopyJob>(arraySource(info));
+    job->keepAlive(info[0].As<Napi::Object>());
+    return addonData(info.Env()).worker->submit(info.Env(), std::move(job));
   });
 }
 
@@ -219,6 +268,7 @@ static void init(Napi::Env env, Napi::Object exports) {
   addonData(env).tensorCtor = Napi::Persistent(ctor);
   exports.Set("NativeTensor", ctor);
   exports.Set("tensorFromTypedArray", Napi::Function::New<tensorFromTypedArray>(env, "tensorFromTypedArray"));
+  exports.Set("tensorFromTypedArrayAsync", Napi::Function::New<tensorFromTypedArrayAsync>(env, "tensorFromTypedArrayAsync"));
   exports.Set("memory", Napi::Function::New<memory>(env, "memory"));
 }
 MSSL_REGISTER_BINDING(tensor, init);

@@ -139,6 +139,13 @@ describe('SslModel bad input', () => {
     expect(thrown(() => SslModel.create(tiny({ ema: { parts: ['layer9' as 'layer1'] } }))).message).toMatch(/unknown part 'layer9'; allowed: stem, layer1/);
     expect(thrown(() => SslModel.create(tiny({ objective: { temperature: 0 } }))).message).toMatch(/objective.temperature must be a number in \[0.01, 10\], got 0/);
     expect(thrown(() => SslModel.create(tiny({ objective: { temperature: -1 } }))).name).toBe('RangeError');
+    expect(thrown(() => SslModel.create(tiny({ objective: { temperature: 1e-300 } }))).message).toMatch(/objective.temperature must be a number in \[0.01, 10\], got 1e-300/);
+    expect(thrown(() => SslModel.create(tiny({ backbone: { width: 1e300 } }))).message).toMatch(/width must be a finite number in \(0, 8\]; got 1e\+300/);
+    // Inherited objects and prototype keys never pass silently.
+    expect(thrown(() => SslModel.create(Object.create(tiny()))).message).toMatch(/config must be a plain object .*inheriting/);
+    for (const key of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+      expect(thrown(() => SslModel.create(JSON.parse(`{"backbone": {"${key}": 1}}`))).message).toMatch(new RegExp(`config.backbone.${key} is not a known option`));
+    }
     expect(thrown(() => SslModel.create(tiny({ ema: { base: 1.5 } }))).message).toMatch(/momentum .* must be in \[0, 1\]/);
     expect(thrown(() => SslModel.create(tiny({ objective: { name: 'infonce', queueSize: 0 } }))).message).toMatch(/queueSize >= 1 or objective.inBatchNegatives/);
     expect(thrown(() => SslModel.create(tiny({ objective: { name: 'infonce', queueSize: -4 } }))).message).toMatch(/objective.queueSize must be an integer in \[0, /);
@@ -171,5 +178,67 @@ describe('SslModel bad input', () => {
     expect(model.disposed).toBe(true);
     expect(() => model.summary()).toThrow(/model has been disposed/);
     disposeAll(wrongChannels, notUint8, single, flat, badIndex);
+  });
+});
+
+describe('SslModel reliability (#13)', () => {
+  test('a queue model rejects bad sample indices before any state change; without them keys are unknown samples', async () => {
+    const model = SslModel.create(tiny({ objective: { name: 'infonce', queueSize: 64 }, ema: { parts: 'full' } }));
+    const images = Tensor.from(new Uint8Array(4 * 3 * SIZE * SIZE).fill(7), [4, 3, SIZE, SIZE]);
+    const negative = Tensor.from(BigInt64Array.from([0n, 1n, -2n, 3n]));
+    const before = await model.embedArray(images);
+    await expect(model.step(images, negative)).rejects.toThrow(/sampleIndex: values must be dataset indices >= 0/);
+    expect(model.summary().step).toBe(0);
+    const after = await model.embedArray(images);
+    expect(Array.from(after.data)).toEqual(Array.from(before.data));
+    // No indices: the step trains, its keys enqueued as unknown samples (never masking a query).
+    expect((await model.step(images)).step).toBe(1);
+    disposeAll(images, negative);
+    model.dispose();
+  });
+
+  test('save/load: bad paths, full disks and corrupt files reject with codes, never abort', async () => {
+    const fs = await import('fs');
+    const os = await import('os');
+    const path = await import('path');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mssl-model-io-'));
+    const model = SslModel.create(tiny());
+    const codeOf = async (p: Promise<unknown>) => p.then(() => 'resolved', (e: Error & { code?: string; errno?: string; path?: string }) => `${e.code} ${e.errno ?? ''} ${e.message}`);
+    expect(await codeOf(model.save(path.join(dir, 'ck\0.pt')))).toMatch(/^ERR_INVALID_ARG .*NUL byte/);
+    expect(fs.existsSync(path.join(dir, 'ck'))).toBe(false);
+    expect(await codeOf(model.save('/dev/full'))).toMatch(/^ERR_INVALID_ARG .*'\/dev\/full' exists and is a device/);
+    expect(await codeOf(model.exportStateDict(dir))).toMatch(/is a folder/);
+    const ck = path.join(dir, 'ck.pt');
+    fs.symlinkSync('/dev/full', `${ck}.tmp`);
+    expect(await codeOf(model.save(ck))).toMatch(new RegExp(`^ERR_IO ENOSPC cannot write '${ck}.tmp'`));
+    expect(fs.existsSync(`${ck}.tmp`)).toBe(false);
+    await model.save(ck);
+    const bytes = fs.readFileSync(ck);
+    const bad = Buffer.from(bytes);
+    bad.fill(0, Math.floor(bad.length / 3), Math.floor(bad.length / 3) + 4096);
+    fs.writeFileSync(path.join(dir, 'bad.pt'), bad);
+    expect(await codeOf(model.load(path.join(dir, 'bad.pt')))).toMatch(/^ERR_CHECKPOINT_CORRUPT .*checksum mismatch/);
+    fs.writeFileSync(path.join(dir, 'cut.pt'), bytes.subarray(0, bytes.length - 100));
+    expect(await codeOf(model.load(path.join(dir, 'cut.pt')))).toMatch(/^ERR_CHECKPOINT_CORRUPT .*no integrity trailer/);
+    expect(await codeOf(model.load(path.join(dir, 'missing.pt')))).toMatch(/^ERR_IO ENOENT cannot open/);
+    expect(await model.load(ck)).toBe('');
+    model.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a diverging step stops before the optimizer step, naming step and lr', async () => {
+    const model = SslModel.create(tiny({ optimizer: { lr: 1e30, weightDecay: 0 } }));
+    const images = Tensor.from(new Uint8Array(syntheticImages(8, 3, SIZE, 5, 4).pixels), [8, 3, SIZE, SIZE]);
+    let err: (Error & { code?: string; step?: number; lr?: number }) | undefined;
+    let done = 0;
+    for (let i = 0; i < 10 && !err; i++) {
+      await model.step(images).then(() => done++, (e) => (err = e));
+    }
+    expect(err?.code).toBe('ERR_DIVERGED');
+    expect(err?.step).toBe(done);
+    expect(err?.message).toMatch(new RegExp(`training diverged at step ${done} \\(lr [0-9.e+]+\\): .*not finite`));
+    expect(model.summary().step).toBe(done);
+    images.dispose();
+    model.dispose();
   });
 });

@@ -117,3 +117,17 @@ describe('Tensor', () => {
     disposeAll(a, b, c);
   });
 });
+
+describe('Tensor copies (reliability #13)', () => {
+  test('fromAsync copies on the worker; SharedArrayBuffer-backed arrays are accepted', async () => {
+    const shared = new Float32Array(new SharedArrayBuffer(16));
+    shared.set([1, 2, 3, 4]);
+    const a = Tensor.from(shared, [2, 2]);
+    const b = await Tensor.fromAsync(shared, [2, 2]);
+    expect(Array.from(a.toTypedArray() as Float32Array)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(b.toTypedArray() as Float32Array)).toEqual([1, 2, 3, 4]);
+    await expect(Tensor.fromAsync(new Uint8Array(3), [2, 2])).rejects.toThrow(/shape \[2, 2\] needs 4 elements but data has 3/);
+    expect(() => Tensor.from(null as unknown as Uint8Array)).toThrow(/data must be a Float32Array.*got null/);
+    disposeAll(a, b);
+  });
+});

@@ -37,12 +37,6 @@ class InfoNceObjective : public Objective {
     if (queueSize > 0) queue_ = std::make_unique<NegativeQueue>(queueSize, ctx.networks.embeddingDim(), torch::TensorOptions().device(ctx.device));
   }
 
-  void checkStep(const torch::Tensor&, const torch::Tensor& sampleIndex) const override {
-    if (sampleIndex.defined() && sampleIndex.numel() > 0 && sampleIndex.lt(0).any().item<bool>()) {
-      throw std::out_of_range("sampleIndex values must be >= 0 (dataset indices)");
-    }
-  }
-
   torch::Tensor loss(const StepViews& v) override {
     // Queries are predictor outputs when there is a predictor (MoCo v3), else z.
     const torch::Tensor& q1 = v.online[0].p.defined() ? v.online[0].p : v.online[0].z;

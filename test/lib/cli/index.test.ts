@@ -210,7 +210,7 @@ describe('momentum-ssl CLI', () => {
     fs.writeFileSync(path.join(corrupt, 'checkpoint.pt'), 'not a checkpoint');
     const cr = await run(['embed', '--checkpoint', corrupt, '--output', path.join(dir, 'x.npy')]);
     expect(cr.code).toBe(1);
-    expect(cr.stderr).toMatch(/not a readable checkpoint/);
+    expect(cr.stderr).toMatch(/is corrupt: no integrity trailer/);
     // Missing and corrupt dataset files: runtime failures, one line, the stack only with --verbose.
     const md = await run(['pretrain', '--dataset', path.join(dir, 'no-such-data'), '--out', path.join(dir, 'r2')]);
     expect(md.code).toBe(1);

@@ -44,6 +44,23 @@ describe('IDX reader', () => {
     ds.dispose();
   });
 
+  test('a gzip file over 1 MiB is decoded in a worker thread, to the same bytes', async () => {
+    // Incompressible-ish pixels so the .gz itself is over the worker threshold.
+    const n = 2000, h = 28, w = 28;
+    let x = 12345;
+    const big = Uint8Array.from({ length: n * h * w }, () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0), x >>> 24));
+    const gz = zlib.gzipSync(idxBytes([n, h, w], big), { level: 1 });
+    expect(gz.length).toBeGreaterThan(1 << 20);
+    fs.writeFileSync(path.join(dir, 'big.gz'), gz);
+    fs.writeFileSync(path.join(dir, 'biglab'), idxBytes([n], new Uint8Array(n)));
+    const ds = await loadIdx({ images: path.join(dir, 'big.gz'), labels: path.join(dir, 'biglab') });
+    expect(ds.images.shape).toEqual([n, 1, h, w]);
+    expect(Buffer.from(ds.images.toTypedArray() as Uint8Array).equals(Buffer.from(big))).toBe(true);
+    ds.dispose();
+    fs.writeFileSync(path.join(dir, 'badbig.gz'), Buffer.concat([gz.subarray(0, 1 << 20), Buffer.alloc(1000, 7)]));
+    await expect(loadIdx({ images: path.join(dir, 'badbig.gz'), labels: path.join(dir, 'biglab') })).rejects.toThrow(/badbig.gz: corrupt gzip data/);
+  });
+
   test('parseIdx reads dims and a data view', () => {
     const a = parseIdx(new Uint8Array(idxBytes([2, 2], Uint8Array.from([1, 2, 3, 4]))), 'x');
     expect(a.dims).toEqual([2, 2]);

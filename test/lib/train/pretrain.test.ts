@@ -128,6 +128,13 @@ describe('pretrain / evaluateRepresentation', () => {
       expect(again.fit.losses).toEqual([]);
       again.dispose();
 
+      // A resume with other settings is refused before any file is written, naming the fields.
+      const runJson = fs.readFileSync(r.paths.runInfo!, 'utf8');
+      const changed = await pretrain({ dataset: data, method: 'simclr', ema: 'projector', model: { ...tinyModel, backbone: { width: 0.5 } }, batchSize: 8, steps: 6, seed: 1, outDir: out, resume: true, progress: 'none' }).catch((x) => x);
+      expect(changed.name).toBe('ConfigError');
+      expect(changed.message).toMatch(/cannot resume the run in .*: batchSize \(was 16, now 8\); backbone.width \(was 0.25, now 0.5\)/);
+      expect(fs.readFileSync(r.paths.runInfo!, 'utf8')).toBe(runJson);
+
       // A checkpoint of another config does not load, and says why.
       const other = path.join(dir, 'other');
       fs.mkdirSync(other);

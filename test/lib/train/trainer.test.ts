@@ -115,7 +115,7 @@ describe('Trainer', () => {
     model.dispose();
   });
 
-  test('AbortSignal stops after the current step and leaves the last good checkpoint', async () => {
+  test('AbortSignal stops after the current step and writes a checkpoint of it', async () => {
     const model = SslModel.create(tinyConfig());
     const ckpt = path.join(dir, 'b', 'ckpt.pt');
     const controller = new AbortController();
@@ -129,8 +129,8 @@ describe('Trainer', () => {
     expect(r.losses).toHaveLength(3);
     const check = SslModel.create(tinyConfig());
     const extra = JSON.parse(await check.load(ckpt));
-    expect(check.summary().step).toBe(2);
-    expect(extra.sampler).toEqual({ epoch: 0, position: 2 });
+    expect(check.summary().step).toBe(3);
+    expect(extra.sampler).toEqual({ epoch: 0, position: 3 });
     check.dispose();
     model.dispose();
   });
@@ -183,12 +183,13 @@ describe('Trainer', () => {
     });
     expect((await t1.fit()).steps).toBe(3);
     first.dispose();
-    // Simulate a line cut short by the crash.
-    fs.appendFileSync(metrics, '{"type":"step","st');
+    // The abort wrote a checkpoint of step 3. Simulate a later crash: step 4 logged but not
+    // checkpointed, then a line cut short.
+    fs.appendFileSync(metrics, '{"type":"step","step":4,"loss":1}\n{"type":"step","st');
     const second = SslModel.create(tinyConfig());
     const r = await new Trainer(second, data, { ...common, resume: true }).fit();
     second.dispose();
-    expect(r.resumedFrom).toBe(2);
+    expect(r.resumedFrom).toBe(3);
     const steps = fs.readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
     expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
@@ -199,6 +200,66 @@ describe('Trainer', () => {
     expect(() => new Trainer(model, data, { batchSize: BATCH, epochs: 0 })).toThrow(/epochs/);
     expect(() => new Trainer(model, data, { batchSize: BATCH, checkpointEvery: 2 })).toThrow(/checkpointPath/);
     expect(() => new Trainer(model, data, { batchSize: BATCH, resume: true })).toThrow(/checkpointPath/);
+    expect(() => new Trainer(model, data, { batchSize: BATCH, keepCheckpoints: 0 })).toThrow(/keepCheckpoints must be an integer >= 1, got 0/);
     model.dispose();
+  });
+
+  test('a run at chance-level loss (lr 30) emits one warning; warnChanceSteps 0 silences it', async () => {
+    const warnings = async (lr: number, warnChanceSteps: number) => {
+      const model = SslModel.create({ ...tinyConfig(), optimizer: { lr, warmupSteps: 0 }, totalSteps: 16 });
+      const t = new Trainer(model, data, { epochs: 4, batchSize: BATCH, progress: 'none', warnChanceSteps });
+      const seen: { kind: string; message: string }[] = [];
+      t.on('warning', (w) => seen.push(w));
+      await t.fit();
+      model.dispose();
+      return seen;
+    };
+    const wild = await warnings(30, 8);
+    expect(wild).toHaveLength(1);
+    expect(wild[0].kind).toBe('chance-loss');
+    expect(wild[0].message).toMatch(new RegExp(`mean loss of the last 8 steps, [0-9.]+, is at chance level \\(${Math.log(2 * BATCH - 1).toFixed(4)}\\) at lr`));
+    expect(await warnings(30, 0)).toEqual([]);
+  });
+
+  test('keeps the last N checkpoints; a divergence puts the last good one back and names it', async () => {
+    const sub = path.join(dir, 'ring');
+    const ckpt = path.join(sub, 'ckpt.pt');
+    fs.mkdirSync(sub, { recursive: true });
+    fs.writeFileSync(`${ckpt}.tmp`, 'left by a killed writer');
+    const model = SslModel.create(tinyConfig());
+    const t = new Trainer(model, data, { epochs: 2, batchSize: BATCH, progress: 'none', checkpointEvery: 1, checkpointPath: ckpt, keepCheckpoints: 3 });
+    await t.fit();
+    model.dispose();
+    expect(fs.existsSync(`${ckpt}.tmp`)).toBe(false);
+    expect(fs.readdirSync(sub).sort()).toEqual(['ckpt.pt', 'ckpt.step-6.pt', 'ckpt.step-7.pt']);
+
+    // lr 1e30 from the start: the first update overflows, and the next step finds it. The
+    // checkpoint of that poisoned state is never left as the one to resume from.
+    const wildConfig = () => ({ ...tinyConfig(), optimizer: { lr: 1e30, warmupSteps: 0 } });
+    const wild = SslModel.create(wildConfig());
+    const ck2 = path.join(dir, 'ring2', 'ckpt.pt');
+    const t2 = new Trainer(wild, data, { epochs: 2, batchSize: BATCH, progress: 'none', checkpointEvery: 1, checkpointPath: ck2 });
+    const err = (await t2.fit().then(() => undefined, (e) => e)) as Error & { code?: string; step?: number; checkpoint?: string };
+    wild.dispose();
+    expect(err?.code).toBe('ERR_DIVERGED');
+    expect(err.message).toMatch(/training diverged at step 1 \(lr [0-9.e+]+\): .*not finite.*; no good checkpoint was written before it/);
+    expect(fs.existsSync(ck2)).toBe(false);
+    expect(fs.existsSync(`${ck2}.diverged`)).toBe(true);
+
+    // A good run to step 6 (keep 2), resumed with lr 1e30: step 7's update overflows, the
+    // checkpoint of step 7 is poisoned, so step 6's is put back and named.
+    const wild2 = SslModel.create(wildConfig());
+    const t3 = new Trainer(wild2, data, { epochs: 2, batchSize: BATCH, progress: 'none', checkpointEvery: 1, checkpointPath: ckpt, resume: true, keepCheckpoints: 2 });
+    fs.rmSync(ckpt);
+    fs.renameSync(path.join(sub, 'ckpt.step-6.pt'), ckpt);
+    const err3 = (await t3.fit().then(() => undefined, (e) => e)) as Error & { code?: string; step?: number; checkpoint?: string };
+    wild2.dispose();
+    expect(err3?.code).toBe('ERR_DIVERGED');
+    expect(err3.step).toBe(7);
+    expect(err3.message).toMatch(/training diverged at step 7 .*; last good checkpoint: .*ckpt.pt \(step 6\)/);
+    const check = SslModel.create(tinyConfig());
+    await check.load(ckpt);
+    expect(check.summary().step).toBe(6);
+    check.dispose();
   });
 });
