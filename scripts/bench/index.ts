@@ -19,7 +19,7 @@ import {
   SslModel,
   Tensor,
 } from '../../lib';
-import { binding } from '../../lib/native';
+import { benchBinding as binding } from './binding';
 import { LineChild, median, now, PYTHON } from './common';
 
 const THREADS = 2;
