@@ -6,6 +6,7 @@
 import { ConfigError } from '../errors';
 import { setNumThreads } from '../runtime';
 import { Command, Io, UsageError } from './command';
+import { demoCommand } from './demo';
 import { embedCommand } from './embed';
 import { evalCommand } from './eval';
 import { commandHelp, mainHelp, pkgVersion } from './help';
@@ -18,6 +19,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   eval: evalCommand,
   embed: embedCommand,
   info: infoCommand,
+  demo: demoCommand,
 });
 
 export { UsageError } from './command';
