@@ -99,7 +99,7 @@ export const WAYS_OUT =
   `\`sudo apt-get install ${PREBUILT_PACKAGE}\` (runtime only: no headers, no compiler); ` +
   '(2) a source build against the LibTorch you have: `sudo apt-get install libtorch-dev cmake g++` ' +
   '(or point LIBTORCH / CMAKE_PREFIX_PATH at a LibTorch, see README "How LibTorch is found"), then ' +
-  '`npm rebuild momentum-ssl` (npm 11.16+ lists install scripts not in `allowScripts` and a future npm blocks them: ' +
+  '`MOMENTUM_SSL_BUILD_FROM_SOURCE=1 npm rebuild momentum-ssl` (recent npm lists install scripts not in `allowScripts` and a future npm blocks them: ' +
   'allow it first with `npm approve-scripts momentum-ssl`; in a checkout: `npm run build:native`).';
 
 /** Reason and one-line explanation of a dlopen/require failure. */

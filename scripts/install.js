@@ -8,8 +8,9 @@
 // (package.json "binary.napi_versions"), not from the internet. The runtime loader (lib/loader.ts)
 // makes the same choice again at require time, so this hook is optional when a prebuild fits.
 //
-//   --force   build from source even if a prebuilt or built addon exists (also: npm rebuild
-//             --build-from-source, or LIBTORCH / MOMENTUM_SSL_CUDA / MOMENTUM_SSL_PYTHON_TORCH set)
+//   --force   build from source even if a prebuilt or built addon exists (also:
+//             MOMENTUM_SSL_BUILD_FROM_SOURCE=1, or LIBTORCH / Torch_DIR / MOMENTUM_SSL_CUDA /
+//             MOMENTUM_SSL_PYTHON_TORCH set)
 // Env: MOMENTUM_SSL_NO_APT=1 (never run apt-get), MOMENTUM_SSL_SKIP_BUILD=1, MOMENTUM_SSL_DEBUG=1,
 //      MOMENTUM_SSL_JOBS=N (parallel compile jobs), plus the LibTorch ladder of find-libtorch.js.
 
@@ -90,6 +91,12 @@ function explicitTorch(env = process.env) {
   return ['LIBTORCH', 'Torch_DIR'].find((k) => env[k]) || (env.MOMENTUM_SSL_CUDA === '1' && 'MOMENTUM_SSL_CUDA') || (env.MOMENTUM_SSL_PYTHON_TORCH === '1' && 'MOMENTUM_SSL_PYTHON_TORCH') || null;
 }
 
+/** MOMENTUM_SSL_BUILD_FROM_SOURCE=1, or npm's --build-from-source (an unknown config to npm 11, passed on as npm_config_*). */
+function fromSourceAsked(env = process.env) {
+  if (env.MOMENTUM_SSL_BUILD_FROM_SOURCE === '1') return 'MOMENTUM_SSL_BUILD_FROM_SOURCE=1';
+  return env.npm_config_build_from_source === 'true' ? '--build-from-source' : null;
+}
+
 /** A development tree (the tests and benchmarks are there; the npm package ships neither). */
 function isCheckout() {
   return fs.existsSync(path.join(root, 'test', 'native', 'main.cc'));
@@ -149,7 +156,7 @@ function main(argv = process.argv.slice(2)) {
     return 0;
   }
   const force = argv.includes('--force');
-  const asked = force ? '--force' : process.env.npm_config_build_from_source === 'true' ? '--build-from-source' : isCheckout() ? 'a checkout' : explicitTorch();
+  const asked = force ? '--force' : fromSourceAsked() || (isCheckout() ? 'a checkout' : explicitTorch());
   if (asked) log(`building from source (${asked})`);
   else if (usePrebuild()) return 0;
   return buildFromSource({ force });

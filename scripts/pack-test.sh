@@ -3,7 +3,8 @@
 #   1. npm run prebuild, npm pack
 #   2. a fresh folder: npm install --ignore-scripts ./momentum-ssl-*.tgz with MOMENTUM_SSL_NO_APT=1
 #      and a PATH that holds node, npm, npx and sh only (no compiler, no cmake), then
-#      `npx momentum-ssl info`, a 3-step `pretrain`, `embed` and exportStateDict from the API
+#      `npx momentum-ssl info`, a 3-step `pretrain`, `embed`, exportStateDict from the API and
+#      `npx momentum-ssl demo --quick` (the main job, ~1 min)
 #   3. another fresh folder, install scripts on: the log says the prebuild is used, nothing compiles
 #   4. the prebuild corrupted: require gives the NativeLoadError naming the fix; `npm rebuild` with
 #      no compiler stops with the clear error (PACK_TEST_SOURCE_BUILD=1: also a real source build
@@ -71,6 +72,13 @@ const m = require('momentum-ssl');
 const model = m.SslModel.create(m.configFor('simclr', { ema: 'projector' }, { backbone: { width: 0.125 } }));
 model.exportStateDict('export.pt').then((p) => { model.dispose(); if (!(fs.statSync(p).size > 0)) throw new Error('empty export'); console.log('exportStateDict wrote ' + p); });
 " || fail "exportStateDict from the API"
+# The main job, from dist/ (no ts-node in the install).
+[ ! -e node_modules/ts-node ] || fail "ts-node was installed with the package"
+t0=$(secs)
+clean npx momentum-ssl demo --quick --out demo >demo.log 2>&1 || { tail -20 demo.log; fail "demo --quick"; }
+grep -E '^(learned|raw pixels)' demo.log
+[ -s demo/report.html ] || fail "demo wrote no report.html"
+say "demo --quick took $(elapsed "$t0" "$(secs)") s"
 cd "$ROOT"
 
 say "install, scripts on, no compiler on PATH"
