@@ -48,16 +48,24 @@ for t in cc c++ g++ gcc cmake make; do
   if clean sh -c "command -v $t" >/dev/null; then fail "$t is on the clean PATH"; fi
 done
 
+# fresh_install DIR NPM-FLAG...: a new project in DIR (cd there), the tarball installed with the
+# clean PATH; its time in $T_INSTALL, npm's output in DIR/install.log; nothing may be built.
+fresh_install() {
+  mkdir -p "$1"
+  cd "$1"
+  shift
+  clean npm init -y >/dev/null
+  local t0
+  t0=$(secs)
+  clean npm install "$@" --no-audit --no-fund "$TGZ" >install.log 2>&1 || { cat install.log; fail "npm install $*"; }
+  T_INSTALL=$(elapsed "$t0" "$(secs)")
+  [ ! -e node_modules/momentum-ssl/build ] || fail "npm install $* made a build/ folder"
+}
+
 say "install, scripts off, no compiler on PATH"
-A="$WORK/app-noscripts"
-mkdir -p "$A"
-cd "$A"
-clean npm init -y >/dev/null
-t0=$(secs)
-clean npm install --ignore-scripts --no-audit --no-fund "$TGZ" >install.log 2>&1 || { cat install.log; fail "npm install --ignore-scripts"; }
-T_NOSCRIPTS=$(elapsed "$t0" "$(secs)")
+fresh_install "$WORK/app-noscripts" --ignore-scripts
+T_NOSCRIPTS=$T_INSTALL
 say "installed in $T_NOSCRIPTS s"
-[ ! -e node_modules/momentum-ssl/build ] || fail "an install with scripts off has a build/ folder"
 clean npx momentum-ssl info | tee info.txt
 grep -q 'prebuilt, shipped in the package' info.txt || fail "info does not report the prebuilt addon"
 clean npx momentum-ssl pretrain --dataset mnist --method simclr --ema projector --steps 3 --batch-size 16 \
@@ -82,17 +90,11 @@ say "demo --quick took $(elapsed "$t0" "$(secs)") s"
 cd "$ROOT"
 
 say "install, scripts on, no compiler on PATH"
-B="$WORK/app-scripts"
-mkdir -p "$B"
-cd "$B"
-clean npm init -y >/dev/null
-t0=$(secs)
-clean npm install --foreground-scripts --no-audit --no-fund "$TGZ" >install.log 2>&1 || { cat install.log; fail "npm install with scripts"; }
-T_SCRIPTS=$(elapsed "$t0" "$(secs)")
+fresh_install "$WORK/app-scripts" --foreground-scripts
+T_SCRIPTS=$T_INSTALL
 grep 'momentum-ssl:' install.log || true
 grep -q 'momentum-ssl: using the prebuilt prebuilds/' install.log || fail "the install log does not say the prebuild is used"
 if grep -qE 'cmake-js|Building CXX' install.log; then fail "the install compiled something"; fi
-[ ! -e node_modules/momentum-ssl/build ] || fail "the install made a build/ folder"
 say "installed in $T_SCRIPTS s, prebuild used"
 
 say "a corrupted prebuild"
