@@ -95,7 +95,7 @@ function resolveTorch(): TorchResolution | null {
 
 /** The two ways out of a failed load, named in every NativeLoadError. */
 export const WAYS_OUT =
-  'Ways out: (1) the prebuilt addon in this package (Linux x64/arm64, Debian/Ubuntu LibTorch 1.13): ' +
+  'Ways out: (1) the prebuilt addon in this package (built against Debian/Ubuntu\'s LibTorch 1.13): ' +
   `\`sudo apt-get install ${PREBUILT_PACKAGE}\` (runtime only: no headers, no compiler); ` +
   '(2) a source build against the LibTorch you have: `sudo apt-get install libtorch-dev cmake g++` ' +
   '(or point LIBTORCH / CMAKE_PREFIX_PATH at a LibTorch, see README "How LibTorch is found"), then ' +

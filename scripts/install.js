@@ -102,8 +102,12 @@ function isCheckout() {
   return fs.existsSync(path.join(root, 'test', 'native', 'main.cc'));
 }
 
-/** Builds build/Release/momentum_ssl.node with cmake-js; resolves to the exit status. */
-function buildFromSource({ force = false } = {}) {
+/**
+ * Builds build/Release/momentum_ssl.node with cmake-js; returns the exit status. With
+ * `prebuildFallback`, no LibTorch to build against is not an install failure when an intact
+ * prebuild ships: it loads once libtorch1.13 is installed (the loader checks again at require).
+ */
+function buildFromSource({ force = false, prebuildFallback = false } = {}) {
   let torch = resolveLibTorch();
   if (!torch.ok && canApt()) {
     aptInstall(['libtorch-dev', BLAS_PACKAGE]);
@@ -113,7 +117,7 @@ function buildFromSource({ force = false } = {}) {
     const prebuilt = checkPrebuild(root);
     const alt = prebuilt.present && prebuilt.ok ? `\nOr use the prebuilt addon in this package: sudo apt-get install ${prebuilt.manifest.libtorch.package} (runtime only, no compiler).\n` : '';
     process.stderr.write(`\nmomentum-ssl: LibTorch was not found. Tried:\n  ${torch.tried.join('\n  ')}\n\n${helpText()}\n${alt}\n`);
-    return 1;
+    return alt && prebuildFallback ? 0 : 1;
   }
   log(`LibTorch ${torch.version} from ${torch.source} (${torch.torchDir})${torch.cuda ? ' with CUDA' : ''}`);
 
@@ -159,7 +163,7 @@ function main(argv = process.argv.slice(2)) {
   const asked = force ? '--force' : fromSourceAsked() || (isCheckout() ? 'a checkout' : explicitTorch());
   if (asked) log(`building from source (${asked})`);
   else if (usePrebuild()) return 0;
-  return buildFromSource({ force });
+  return buildFromSource({ force, prebuildFallback: !asked });
 }
 
 module.exports = { buildFromSource, BUILD_RECORD, BLAS_PACKAGE };
