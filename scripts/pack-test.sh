@@ -43,7 +43,10 @@ BIN="$WORK/bin"
 mkdir -p "$BIN"
 for t in node npm npx sh; do ln -s "$(command -v "$t")" "$BIN/$t"; done
 export MOMENTUM_SSL_NO_APT=1
-clean() { env -i HOME="$HOME" PATH="$BIN" MOMENTUM_SSL_NO_APT=1 OMP_WAIT_POLICY=PASSIVE "$@"; }
+# Only HOME, the clean PATH and npm's own settings (a registry mirror, a proxy) pass through.
+KEEP=()
+while IFS= read -r v; do KEEP+=("$v"); done < <(env | grep -iE '^(npm_config_(registry|cache|proxy|https_proxy|noproxy|cafile|strict_ssl)|https?_proxy|no_proxy)=' || true)
+clean() { env -i HOME="$HOME" PATH="$BIN" MOMENTUM_SSL_NO_APT=1 OMP_WAIT_POLICY=PASSIVE "${KEEP[@]}" "$@"; }
 for t in cc c++ g++ gcc cmake make; do
   if clean sh -c "command -v $t" >/dev/null; then fail "$t is on the clean PATH"; fi
 done

@@ -142,3 +142,14 @@ function checkPrebuild(root, opts = {}) {
 }
 
 module.exports = { ADDON, MANIFEST, ELF_MACHINES, prebuildDir, elfCheck, libraryDirs, findSonames, otherLibTorch, sha256, checkPrebuild, multiarch };
+
+// `node scripts/prebuild-match.js --check` (package.json prepublishOnly): refuse to publish a
+// package without an intact linux-x64 prebuild (`npm run prebuild` makes it).
+if (require.main === module && process.argv.includes('--check')) {
+  const c = checkPrebuild(path.resolve(__dirname, '..'), { platform: 'linux', arch: 'x64' });
+  if (!c.present || !c.ok) {
+    process.stderr.write(`prebuild-match: ${c.present ? c.why : `${c.file} is missing`}; run \`npm run prebuild\` before publishing\n`);
+    process.exit(1);
+  }
+  process.stdout.write(`prebuild-match: ${path.relative(process.cwd(), c.file)} is intact (LibTorch ${c.manifest.libtorch.version}, N-API ${c.manifest.napiVersion})\n`);
+}
