@@ -1,12 +1,11 @@
-// The only module that touches the raw addon: finds it, loads it, types it, and explains a
-// failed load (LibTorch not found, ABI/version mismatch, addon not built) with the fix.
-import * as fs from 'fs';
-import * as path from 'path';
+// The only module that touches the raw addon: loads it once per thread (finding it and explaining
+// a failed load is lib/loader.ts) and types it.
+import { AddonKind, loadAddon } from './loader';
 
 import { applyOmpWaitPolicy } from './ompPolicy';
 
-/** Root of the package (works from lib/ under ts-jest and from dist/). */
-export const packageRoot = path.resolve(__dirname, '..');
+export { packageRoot, NativeLoadError, addonCandidates, explainLoadFailure } from './loader';
+export type { LoadFailureReason, LoadAttempt, AddonKind } from './loader';
 
 export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'float16' | 'bfloat16' | 'bool';
 export type Device = 'cpu' | 'cuda';
@@ -187,101 +186,21 @@ export interface NativeBinding {
   };
 }
 
-export type LoadFailureReason = 'not-built' | 'libtorch-missing' | 'abi-mismatch' | 'unknown';
-
-/** Thrown when the addon cannot be loaded; `reason` says which case it is, the message the fix. */
-export class NativeLoadError extends Error {
-  readonly reason: LoadFailureReason;
-  readonly addonPath: string | null;
-  constructor(reason: LoadFailureReason, message: string, addonPath: string | null, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'NativeLoadError';
-    this.reason = reason;
-    this.addonPath = addonPath;
-  }
-}
-
-/** Where the addon may be, in order: MOMENTUM_SSL_ADDON, a local build, a shipped prebuild. */
-export function addonCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
-  if (env.MOMENTUM_SSL_ADDON) return [path.resolve(env.MOMENTUM_SSL_ADDON)];
-  return [
-    path.join(packageRoot, 'build', 'Release', 'momentum_ssl.node'),
-    path.join(packageRoot, 'build', 'Debug', 'momentum_ssl.node'),
-    path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'momentum_ssl.node'),
-  ];
-}
-
-interface TorchResolution {
-  ok: boolean;
-  tried: string[];
-  version?: string;
-  libDir?: string;
-  source?: string;
-}
-
-function resolveTorch(): TorchResolution | null {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const finder = require(path.join(packageRoot, 'scripts', 'find-libtorch.js'));
-    return finder.resolveLibTorch() as TorchResolution;
-  } catch {
-    return null;
-  }
-}
-
-const REBUILD = 'Rebuild it against the LibTorch you have: `npm rebuild momentum-ssl` (in a checkout: `npm run build:native`).';
-
-/** Turns a failed load into an error that names the case and the fix. Exported for tests. */
-export function explainLoadFailure(err: unknown, addonPath: string | null): NativeLoadError {
-  if (addonPath === null) {
-    return new NativeLoadError(
-      'not-built',
-      'momentum-ssl: the native addon is not built (looked for ' +
-        addonCandidates().join(', ') +
-        '). Build it with `npm rebuild momentum-ssl` (in a checkout: `npm run build:native`); ' +
-        'it needs LibTorch, see README "How LibTorch is found".',
-      null,
-      err,
-    );
-  }
-  const msg = err instanceof Error ? err.message : String(err);
-  const torchLib = /lib(torch|torch_cpu|torch_cuda|c10|c10_cuda)[\w.]*\.so/.exec(msg);
-  if (/NODE_MODULE_VERSION|undefined symbol|version `GLIBCXX|version `CXXABI|wrong ELF class|incompatible/i.test(msg)) {
-    return new NativeLoadError(
-      'abi-mismatch',
-      `momentum-ssl: the native addon at ${addonPath} does not match this machine's LibTorch or Node (ABI/version mismatch: ${msg.split('\n')[0]}). ${REBUILD}`,
-      addonPath,
-      err,
-    );
-  }
-  if (torchLib) {
-    const torch = resolveTorch();
-    const found = torch && torch.ok ? `find-libtorch now resolves LibTorch ${torch.version} in ${torch.libDir} (${torch.source}).` : `find-libtorch finds no LibTorch (tried: ${torch ? torch.tried.join('; ') : 'resolver unavailable'}).`;
-    return new NativeLoadError(
-      'libtorch-missing',
-      `momentum-ssl: LibTorch could not be loaded (${torchLib[0]}: ${msg.split('\n')[0]}). ${found} ` +
-        'Install it (Debian/Ubuntu: `sudo apt-get install libtorch-dev`) or point LIBTORCH / CMAKE_PREFIX_PATH at one, then rebuild: `npm rebuild momentum-ssl`.',
-      addonPath,
-      err,
-    );
-  }
-  return new NativeLoadError('unknown', `momentum-ssl: failed to load the native addon at ${addonPath}: ${msg}. ${REBUILD}`, addonPath, err);
-}
-
 let cached: NativeBinding | null = null;
+let loadedFrom: { file: string; kind: AddonKind } | null = null;
+
+/** The file the addon was loaded from and which candidate it was (null before the first load). */
+export function loadedAddon(): { file: string; kind: AddonKind } | null {
+  return loadedFrom;
+}
 
 /** Loads the addon once per thread (each worker_thread gets its own instance). */
 export function binding(): NativeBinding {
   if (cached) return cached;
-  const file = addonCandidates().find((p) => fs.existsSync(p)) ?? null;
-  if (file === null) throw explainLoadFailure(new Error('addon file not found'), null);
-  applyOmpWaitPolicy(); // issue #14: before libgomp loads with the addon (lib/ompPolicy.ts)
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    cached = require(file) as NativeBinding;
-  } catch (err) {
-    throw explainLoadFailure(err, file);
-  }
+  applyOmpWaitPolicy(); // before libgomp loads with the addon (lib/ompPolicy.ts)
+  const loaded = loadAddon<NativeBinding>();
+  cached = loaded.binding;
+  loadedFrom = { file: loaded.file, kind: loaded.kind };
   // Let a running native job finish before process.exit() reaches C exit() and LibTorch's static
   // destructors (the main thread runs no environment cleanup hooks on exit).
   const b = cached;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 'use strict';
-// Lists the addon's C++ sources for binding.gyp (the same set CMakeLists.txt globs), or with
+// Lists the addon's C++ sources for binding.gyp (the same set CMakeLists.txt globs: no bench-only
+// bench_binding.cc, which goes into CMake's momentum_ssl_bench.node), or with
 // --cuda-libs the extra link flags a CUDA LibTorch needs.
 const fs = require('fs');
 const path = require('path');
@@ -15,7 +16,7 @@ if (process.argv.includes('--cuda-libs')) {
 } else {
   const files = [];
   for (const dir of ['native/core', 'native/core/objectives', 'native/napi']) {
-    for (const f of fs.readdirSync(path.join(root, dir)).sort()) if (f.endsWith('.cc')) files.push(`${dir}/${f}`);
+    for (const f of fs.readdirSync(path.join(root, dir)).sort()) if (f.endsWith('.cc') && f !== 'bench_binding.cc') files.push(`${dir}/${f}`);
   }
   process.stdout.write(files.join(' ') + '\n');
 }

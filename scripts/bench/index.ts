@@ -19,7 +19,7 @@ import {
   SslModel,
   Tensor,
 } from '../../lib';
-import { binding } from '../../lib/native';
+import { benchBinding as binding } from './binding';
 import { BenchExtras, cpuFlags, LineChild, median, now, PYTHON } from './common';
 import { convFlops, stepFlops } from './flops';
 import { BenchRow, renderTable } from './readme-table';

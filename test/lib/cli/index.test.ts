@@ -67,7 +67,7 @@ describe('momentum-ssl CLI', () => {
   test('--help: commands, and complete help per command', async () => {
     const r = cli(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['pretrain', 'eval', 'embed', 'info']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['pretrain', 'eval', 'embed', 'info', 'demo']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     expect(r.stdout).toMatch(/Exit codes: 0 ok, 1 runtime failure, 2 usage error/);
     const p = await run(['pretrain', '--help']);
     expect(p.code).toBe(0);
@@ -83,6 +83,14 @@ describe('momentum-ssl CLI', () => {
     expect(e.stdout).toMatch(/NumPy format 1\.0/);
     expect((await run(['help', 'eval'])).stdout).toMatch(/--checkpoint FILE\|DIR/);
     expect((await run(['info', '--help'])).stdout).toMatch(/--json/);
+    const d = await run(['demo', '--help']);
+    for (const f of ['--quick', '--out', '--steps', '--batch-size', '--budget', '--eval-train']) expect(d.stdout).toContain(f);
+  });
+
+  test('demo: a bad plan is a usage error before any work', async () => {
+    const r = await run(['demo', '--steps', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--steps must be > 0, got 0/);
   });
 
   test('usage errors: exit 2 and one line on stderr', async () => {
@@ -137,8 +145,12 @@ describe('momentum-ssl CLI', () => {
     expect(r.stdout).toMatch(/^LibTorch\s+\d+\.\d+/m);
     expect(r.stdout).toMatch(/^threads\s+\d+/m);
     expect(r.stdout).toMatch(/^CUDA\s+/m);
+    expect(r.stdout).toMatch(/^BLAS\s+(openblas|blis|mkl|reference|unknown)/m);
+    expect(r.stdout).toMatch(/^addon\s+\/\S+momentum_ssl\.node \(/m);
     const j = await run(['info', '--json']);
     const o = JSON.parse(j.stdout);
+    expect(o.addon.kind).toMatch(/^(env|source-build|prebuild|build)$/);
+    expect(typeof o.blas.name).toBe('string');
     expect(typeof o.torchVersion).toBe('string');
     expect(typeof o.cudaAvailable).toBe('boolean');
     expect(o.methods).toEqual(['simclr', 'moco', 'byol', 'simsiam', 'dino']);

