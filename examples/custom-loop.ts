@@ -46,8 +46,7 @@ async function main(): Promise<void> {
   }
   events.emit('checkpoint', await model.save(ckpt), model.summary().step);
   console.log(abort.signal.aborted ? `aborted at step ${model.summary().step}` : `finished ${steps} steps`);
-  model.dispose();
-  train.dispose();
+  for (const x of [model, train]) x.dispose();
 }
 
 main().catch((e) => {

@@ -20,8 +20,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(`${prefix}.npy`, npyBytes(feats.data, feats.shape));
   fs.writeFileSync(`${prefix}-labels.npy`, npyBytes(labels, [labels.length]));
   console.log(`${data.length} images of ${data.numClasses} classes (${data.classNames?.join(', ')}) → ${prefix}.npy ${feats.shape.join('×')}, ${prefix}-labels.npy`);
-  model.dispose();
-  data.dispose();
+  for (const x of [model, data]) x.dispose();
 }
 
 main().catch((e) => {

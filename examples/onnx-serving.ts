@@ -35,9 +35,7 @@ async function main(): Promise<void> {
   const maxRel = out.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i]) / scale), 0);
   console.log(`max relative difference to model.embed: ${maxRel.toExponential(2)}`);
   await session.release();
-  model.dispose();
-  train.dispose();
-  test.dispose();
+  for (const x of [model, train, test]) x.dispose();
 }
 
 main().catch((e) => {

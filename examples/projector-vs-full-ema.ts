@@ -19,9 +19,7 @@ async function main(): Promise<void> {
     const knn = await knnClassify(a, train.labels, b, test.labels);
     knn.predictions.dispose();
     console.log(`SimCLR + ${ema.padEnd(9)} EMA: kNN top-1 ${(100 * knn.top1).toFixed(2)}%, ${(fit.elapsedMs / fit.steps).toFixed(0)} ms/step over ${fit.steps} steps`);
-    a.dispose();
-    b.dispose();
-    model.dispose();
+    for (const x of [a, b, model]) x.dispose();
   }
   train.dispose();
   test.dispose();

@@ -39,11 +39,7 @@ async function main(): Promise<void> {
   const probe = await linearProbe(a, train.labels, b, test.labels);
   console.log(`tfjs softmax classifier: ${(100 * tfAcc).toFixed(2)}% test accuracy`);
   console.log(`momentum-ssl linearProbe: ${(100 * probe.testAccuracy).toFixed(2)}% test accuracy`);
-  a.dispose();
-  b.dispose();
-  model.dispose();
-  train.dispose();
-  test.dispose();
+  for (const x of [a, b, model, train, test]) x.dispose();
 }
 
 main().catch((e) => {

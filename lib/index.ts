@@ -22,3 +22,7 @@ export { momentumAt, lrAt } from './schedules';
 export * from './data';
 export * from './train';
 export * from './analysis';
+export { exportOnnx, onnxModelBytes, ONNX_EXPORT_DEFAULTS, ONNX_INCLUDES, ONNX_OPSETS } from './export/onnx';
+export type { OnnxExportOptions, OnnxInclude } from './export/onnx';
+export { evalPreprocessing } from './export/evalPreprocessing';
+export type { EvalPreprocessing } from './export/evalPreprocessing';

@@ -1,12 +1,13 @@
 // libgomp's wait policy for LibTorch's OpenMP threads, chosen before the addon (and with it
 // libgomp, which reads OMP_WAIT_POLICY once when it loads) is first required.
 //
-// Measured (README benchmarks, "OMP_WAIT_POLICY" rows; `npm run bench -- --only ompPolicy`): with
-// libgomp's default (spin, then sleep) a training step next to one CPU-bound process on two cores
-// ran several times slower than with PASSIVE, because each barrier spins on a core the other
-// process needs; on an otherwise idle machine the two policies were within noise. So the
-// package defaults to PASSIVE. A user's own OMP_WAIT_POLICY always wins;
-// MOMENTUM_SSL_OMP_WAIT_POLICY=default keeps libgomp's default instead.
+// Measured (README benchmarks, "OMP_WAIT_POLICY" rows; `npm run bench -- --only ompPolicy`), our
+// B 256 step on 2 cores, the two policies alternated in one run: PASSIVE took 0.47× the time of
+// libgomp's default (spin, then sleep) on the shared machine as it was (load average ~6), and
+// 0.24× beside one extra CPU-bound process (2.1 s vs 8.9 s per step): every barrier spins on a
+// core another process needs. No quiet machine was available to measure (there PASSIVE's expected
+// cost is a thread wake-up per parallel region). So the package defaults to PASSIVE. A user's own
+// OMP_WAIT_POLICY always wins; MOMENTUM_SSL_OMP_WAIT_POLICY=default keeps libgomp's default.
 
 /** What the process will run with: the user's value, 'PASSIVE' (ours), or '(libgomp default)'. */
 export function applyOmpWaitPolicy(env: NodeJS.ProcessEnv = process.env): string {

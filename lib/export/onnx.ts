@@ -164,7 +164,8 @@ function projector(g: GraphBuilder, x: string): string {
 
 function checkOptions(options: OnnxExportOptions): Required<OnnxExportOptions> {
   if (options === null || typeof options !== 'object') throw new TypeError('exportOnnx: options must be an object');
-  const o = { ...ONNX_EXPORT_DEFAULTS, ...options };
+  // An explicit `undefined` means the default, as an omitted field does.
+  const o = { include: options.include ?? ONNX_EXPORT_DEFAULTS.include, opset: options.opset ?? ONNX_EXPORT_DEFAULTS.opset, ema: options.ema ?? ONNX_EXPORT_DEFAULTS.ema };
   if (!ONNX_INCLUDES.includes(o.include)) {
     throw new TypeError(`exportOnnx: include must be one of ${ONNX_INCLUDES.map((s) => `'${s}'`).join(', ')}; got ${JSON.stringify(o.include)}`);
   }

@@ -135,7 +135,7 @@ async function lockPhase(root: string): Promise<void> {
 }
 
 async function faultChild(phase: string): Promise<Record<string, number | string>> {
-  const res = await runNode([...TS, here('faultChild.ts'), phase, ...(quick ? ['--quick'] : [])], { timeoutMs: 400_000 });
+  const res = await runNode(['--expose-gc', ...TS, here('faultChild.ts'), phase, ...(quick ? ['--quick'] : [])], { timeoutMs: 400_000 });
   const line = res.stdout.trim().split('\n').pop() ?? '';
   if (res.code !== 0 || !line.startsWith('{')) {
     add(phase, 'child', res.timedOut ? 'hang' : `exit ${res.code ?? res.signal}`, 'exit 0', false);

@@ -9,25 +9,16 @@ import * as path from 'path';
 import { chromium, Browser } from 'playwright-core';
 
 import { writeReport } from '../../../lib/analysis/report';
-import type { RepresentationResult } from '../../../lib/eval/representation';
 import { evaluateClaims } from '../../../scripts/reproduce/claims';
 import { renderReport as renderReproduceReport, renderTable } from '../../../scripts/reproduce/report';
 import type { RunResult } from '../../../scripts/reproduce/variants';
 import { repoRoot } from '../../helpers/child';
+import { evaluation, history } from '../../helpers/reportFixtures';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => fs.existsSync(p));
 const OUT = path.join(repoRoot, 'test-output', 'reports');
 const describeBrowser = CHROMIUM ? describe : describe.skip;
 if (!CHROMIUM) console.log('report browser test skipped: no Chromium at /usr/bin/chromium (apt-get install chromium) or CHROMIUM_PATH');
-
-const evaluation: RepresentationResult = {
-  learned: { featureDim: 128, knn: { top1: 0.7644, top5: 0.9942 }, linear: { trainAccuracy: 0.9, testAccuracy: 0.841, trainLoss: 0.3, evaluations: 100 }, ms: { features: 1, knn: 1, linear: 1 } },
-  pixels: { featureDim: 784, knn: { top1: 0.726, top5: 0.9954 }, linear: { trainAccuracy: 0.88, testAccuracy: 0.8048, trainLoss: 0.4, evaluations: 100 }, ms: { features: 1, knn: 1, linear: 1 } },
-  trainSize: 10000,
-  testSize: 5000,
-  k: 200,
-  temperature: 0.1,
-};
 
 describeBrowser('HTML reports in headless Chromium', () => {
   let browser: Browser;
@@ -69,8 +60,7 @@ describeBrowser('HTML reports in headless Chromium', () => {
   }
 
   test('demo / pretrain report', async () => {
-    const history = Array.from({ length: 444 }, (_, i) => ({ step: i + 1, loss: 2.75 + 2.8 * Math.exp(-i / 80), lr: 0.3 * Math.min(1, (i + 1) / 20) * (0.5 + 0.5 * Math.cos((Math.PI * i) / 444)), momentum: 1 - 0.01 * (Math.cos((Math.PI * i) / 444) + 1) / 2 }));
-    const file = await writeReport(path.join(tmp, 'demo.html'), { title: 'SimCLR + projector-only momentum on fashion-mnist', subtitle: 'width-0.25 ResNet-18', history, evaluation, facts: { steps: 444 } });
+    const file = await writeReport(path.join(tmp, 'demo.html'), { title: 'SimCLR + projector-only momentum on fashion-mnist', subtitle: 'width-0.25 ResNet-18', history, evaluation, facts: { steps: history.length } });
     const sizes = await open(file, 'demo-report');
     expect(sizes).toHaveLength(4);
     for (const s of sizes) expect(s.width * s.height).toBeGreaterThan(0);
