@@ -154,15 +154,6 @@ export interface NativeBinding {
   // --- ema ---
   createFlatEma(online: NativeTensor[], initialEma?: NativeTensor[]): Promise<NativeFlatEma>;
   // --- end ema ---
-  // --- bench ---
-  /** Benchmark-only entry points (native/napi/bench_binding.cc); timings are mean seconds per iteration. */
-  benchNoop(): void;
-  benchNoopAsync(): Promise<number>;
-  benchFusedEma(online: NativeTensor[], iters: number, m: number): Promise<number>;
-  benchEmaLerpFlat(online: NativeTensor, ema: NativeTensor, iters: number, weight: number): Promise<number>;
-  benchAddInPlace(a: NativeTensor, b: NativeTensor, iters: number, impl?: 'loop' | 'aten'): Promise<number>;
-  benchNtXentPair(a: NativeTensor, b: NativeTensor, iters: number, temperature: number): Promise<number>;
-  // --- end bench ---
   // --- dataset ---
   /** Validates and canonicalises a dataset: uint8 [N,C,H,W] (3-D = one channel), int64 labels. */
   dataPrepare(images: NativeTensor, labels: NativeTensor, numClasses?: number, layout?: 'nchw' | 'nhwc'): { images: NativeTensor; labels: NativeTensor };

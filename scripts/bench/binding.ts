@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { binding, NativeBinding } from '../../lib/native';
+import { binding, NativeBinding, NativeTensor } from '../../lib/native';
 
 export const BENCH_ADDON = path.resolve(__dirname, '..', '..', 'build', 'Release', 'momentum_ssl_bench.node');
 
@@ -17,9 +17,19 @@ if (!process.env.MOMENTUM_SSL_ADDON) {
   process.env.MOMENTUM_SSL_ADDON = BENCH_ADDON;
 }
 
+/** The bench addon's extra entry points (native/napi/bench_binding.cc); timings are mean seconds per iteration. */
+export interface BenchBinding extends NativeBinding {
+  benchNoop(): void;
+  benchNoopAsync(): Promise<number>;
+  benchFusedEma(online: NativeTensor[], iters: number, m: number): Promise<number>;
+  benchEmaLerpFlat(online: NativeTensor, ema: NativeTensor, iters: number, weight: number): Promise<number>;
+  benchAddInPlace(a: NativeTensor, b: NativeTensor, iters: number, impl?: 'loop' | 'aten'): Promise<number>;
+  benchNtXentPair(a: NativeTensor, b: NativeTensor, iters: number, temperature: number): Promise<number>;
+}
+
 /** The loaded addon, bench entry points included. */
-export function benchBinding(): NativeBinding {
-  const b = binding();
+export function benchBinding(): BenchBinding {
+  const b = binding() as NativeBinding & Partial<BenchBinding>;
   if (typeof b.benchNoop !== 'function') throw new Error(`bench: the loaded addon (MOMENTUM_SSL_ADDON=${process.env.MOMENTUM_SSL_ADDON}) has no bench entry points; use ${BENCH_ADDON}`);
-  return b;
+  return b as BenchBinding;
 }

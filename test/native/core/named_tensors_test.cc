@@ -1,13 +1,13 @@
 #include "check.h"
 #include "core/named_tensors.h"
-#include "core/ssl_model.h"
+#include "core/ssl_networks.h"
 
 using namespace mssl;
 
 namespace {
 
-SslModelConfig namedTensorsModel(std::vector<std::string> ema) {
-  SslModelConfig c;
+SslNetworksConfig namedTensorsModel(std::vector<std::string> ema) {
+  SslNetworksConfig c;
   c.backbone.width = 0.125;
   c.backbone.inChannels = 1;
   c.projectorHidden = 6;
@@ -26,7 +26,7 @@ const at::Tensor& find(const NamedTensors& ts, const std::string& name) {
 }  // namespace
 
 MSSL_TEST(named_tensors_backbone_has_torchvision_keys_as_detached_copies) {
-  SslModel m(namedTensorsModel({}));
+  SslNetworks m(namedTensorsModel({}));
   NamedTensors ts = backboneTensors(m);
   CHECK(ts.front().first == "conv1.weight");
   CHECK(find(ts, "layer4.1.bn2.running_var").numel() == 64);
@@ -42,7 +42,7 @@ MSSL_TEST(named_tensors_backbone_has_torchvision_keys_as_detached_copies) {
 }
 
 MSSL_TEST(named_tensors_projector_mlp_keys_and_ema_copy) {
-  SslModel m(namedTensorsModel({"projector"}));
+  SslNetworks m(namedTensorsModel({"projector"}));
   NamedTensors online = projectorTensors(m);
   std::vector<std::string> keys;
   for (const auto& [k, t] : online) keys.push_back(k);
