@@ -2,10 +2,10 @@
 // libgomp, which reads OMP_WAIT_POLICY once when it loads) is first required.
 //
 // Measured (README benchmarks, "OMP_WAIT_POLICY" rows; `npm run bench -- --only ompPolicy`), our
-// B 256 step on 2 cores, the two policies alternated in one run: PASSIVE took 0.47× the time of
-// libgomp's default (spin, then sleep) on the shared machine as it was (load average ~6), and
-// 0.24× beside one extra CPU-bound process (2.1 s vs 8.9 s per step): every barrier spins on a
-// core another process needs. No quiet machine was available to measure (there PASSIVE's expected
+// B 256 step on 2 cores, the two policies alternated in one run: PASSIVE took 0.24–0.47× the time
+// of libgomp's default (spin, then sleep) on the shared machine as it was (load average 6–12, two
+// runs), and 0.20–0.24× beside one extra CPU-bound process (e.g. 3.1 s vs 12.7 s per step): every
+// barrier spins on a core another process needs. No quiet machine was available to measure (there PASSIVE's expected
 // cost is a thread wake-up per parallel region). So the package defaults to PASSIVE. A user's own
 // OMP_WAIT_POLICY always wins; MOMENTUM_SSL_OMP_WAIT_POLICY=default keeps libgomp's default.
 
