@@ -126,13 +126,11 @@ export class SslModel {
    * and returned by load() (the trainer keeps its sampler position there).
    */
   save(path: string, extra = ''): Promise<string> {
-    if (typeof path !== 'string' || path === '') return Promise.reject(new TypeError('save: path must be a non-empty string'));
     return rejecting(() => this.native.save(path, extra));
   }
 
   /** Restores a state saved by a model of the same signature; resolves to the saved `extra`. */
   load(path: string): Promise<string> {
-    if (typeof path !== 'string' || path === '') return Promise.reject(new TypeError('load: path must be a non-empty string'));
     return rejecting(() => this.native.load(path));
   }
 

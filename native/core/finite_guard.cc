@@ -68,10 +68,18 @@ void checkFinite(int64_t step, double lr, const at::Tensor& loss, NamedModules m
 }
 
 void checkFiniteOutputs(int64_t step, double lr, std::initializer_list<const at::Tensor*> outputs) {
-  at::NoGradGuard noGrad;
   std::vector<at::Tensor> ts;
   for (const at::Tensor* t : outputs) {
     if (t && t->defined()) ts.push_back(*t);
+  }
+  checkFiniteOutputs(step, lr, ts);
+}
+
+void checkFiniteOutputs(int64_t step, double lr, const std::vector<at::Tensor>& outputs) {
+  at::NoGradGuard noGrad;
+  std::vector<at::Tensor> ts;
+  for (const at::Tensor& t : outputs) {
+    if (t.defined()) ts.push_back(t);
   }
   if (firstNonFinite(ts) >= 0) throw DivergedError(step, lr, "the network's output is not finite (its weights or BatchNorm statistics overflowed)");
 }

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace at {
 class Tensor;
@@ -41,5 +42,7 @@ void checkFinite(int64_t step, double lr, const at::Tensor& loss, NamedModules m
 // The same for forward outputs (embeddings) before the loss sees them: a network whose weights
 // or statistics already overflow is named as diverged, not as a bad loss input.
 void checkFiniteOutputs(int64_t step, double lr, std::initializer_list<const at::Tensor*> outputs);
+// The same over any number of outputs (every view of a multi-crop step), still one sync.
+void checkFiniteOutputs(int64_t step, double lr, const std::vector<at::Tensor>& outputs);
 
 }  // namespace mssl

@@ -139,8 +139,9 @@ StepResult SslModel::step(const torch::Tensor& batchIn, const torch::Tensor& sam
   mark(kKeyBranch);
 
   // The divergence guard (finite_guard.h): a network that already overflows is named as diverged.
-  for (const auto& view : v.online) checkFiniteOutputs(step_, currentLr(), {&view.z});
-  for (const auto& k : v.keys) checkFiniteOutputs(step_, currentLr(), {&k});
+  std::vector<torch::Tensor> outputs = v.keys;
+  for (const auto& view : v.online) outputs.push_back(view.z);
+  checkFiniteOutputs(step_, currentLr(), outputs);
   torch::Tensor loss = objective_->loss(v);
   const double lossValue = loss.item<double>();
   if (!std::isfinite(lossValue)) throw DivergedError(step_, currentLr(), "the loss is not finite (" + std::to_string(lossValue) + ")");
