@@ -16,7 +16,8 @@
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
-        "_GLIBCXX_USE_CXX11_ABI=<!(node scripts/find-libtorch.js --abi)"
+        "_GLIBCXX_USE_CXX11_ABI=<!(node scripts/find-libtorch.js --abi)",
+        "<!@(node scripts/find-libtorch.js --dist-defines)"
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++1y", "-std=gnu++17", "-std=gnu++20"],

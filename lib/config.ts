@@ -90,6 +90,17 @@ export interface SslConfig {
    * rounding; checkpoints and exports are NCHW either way.
    */
   channelsLast: boolean;
+  /** Read only when the model joins a process group (SslModel.setProcessGroup; design §9). */
+  dataParallel: {
+    /**
+     * BatchNorm statistics over the whole data-parallel batch (all ranks), as one process with
+     * the concatenated batch would compute them. Off: each rank normalises its own batch, and
+     * rank 0's running statistics are broadcast every step (DDP's broadcast_buffers).
+     */
+    syncBatchNorm: boolean;
+    /** Gradients are all-reduced in flat buckets of at most this many bytes (DDP's 25 MiB). */
+    bucketBytes: number;
+  };
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };

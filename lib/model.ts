@@ -3,10 +3,11 @@
 // step() runs one whole training step off the event loop.
 import { DeepPartial, resolveSslConfig, SslConfig } from './config';
 import { exportOnnx, OnnxExportOptions } from './export/onnx';
+import type { ProcessGroup } from './distributed/processGroup';
 import { binding, NativeSslModel } from './native';
 import { Tensor } from './tensor';
 
-export type PhaseName = 'augment' | 'forward' | 'keyBranch' | 'loss' | 'backward' | 'optimizer' | 'ema' | 'objectiveUpdate';
+export type PhaseName = 'augment' | 'forward' | 'keyBranch' | 'loss' | 'backward' | 'allReduce' | 'optimizer' | 'ema' | 'objectiveUpdate';
 
 export interface StepResult {
   loss: number;
@@ -24,6 +25,13 @@ export interface StepResult {
   gradRms: (number | null)[];
   /** The objective's own figures of this step (DINO: teacherTemperature, teacherEntropy); {} for most. */
   objective: Record<string, number | null>;
+  /**
+   * Data parallel (design §9): ms this step spent inside collectives (negative gathers, SyncBN,
+   * gradient all-reduce) and the gradient bytes all-reduced; 0 in one process. `loss` is then
+   * the mean over ranks, the loss of one process over the whole batch.
+   */
+  communicationMs: number;
+  allReduceBytes: number;
 }
 
 /** Gradients on a fixed probe batch (design §5): rms per part and the cosine with the previous probe. */
@@ -119,6 +127,16 @@ export class SslModel {
 
   resetForwardCounts(): Promise<void> {
     return this.native.resetForwardCounts();
+  }
+
+  /**
+   * Joins a data-parallel group (design §9): rank 0's weights are broadcast to every rank, and
+   * from then on each step averages gradients over the group and gathers negatives through it.
+   * Call on every rank, before load(); with a group, save() must be called on every rank too
+   * (rank 0 writes the file). null leaves the group.
+   */
+  setProcessGroup(group: ProcessGroup | null): Promise<void> {
+    return rejecting(() => this.native.setProcessGroup(group ? group.native : null));
   }
 
   /**

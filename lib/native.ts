@@ -1,5 +1,6 @@
 // The only module that touches the raw addon: loads it once per thread (finding it and explaining
 // a failed load is lib/loader.ts) and types it.
+import type { ProcessGroupOptions } from './distributed/processGroup';
 import { AddonKind, loadAddon } from './loader';
 
 import { applyOmpWaitPolicy } from './ompPolicy';
@@ -57,6 +58,20 @@ export interface NativeStepResult {
   ms: Record<string, number>;
   gradRms: (number | null)[];
   objective: Record<string, number | null>;
+  communicationMs: number;
+  allReduceBytes: number;
+}
+
+// --- process group (native/napi/process_group_binding.cc) ---
+export interface NativeProcessGroup {
+  connect(device?: string): Promise<void>;
+  allGatherStrings(s: string): Promise<string[]>;
+  anyTrue(flag: boolean): Promise<boolean>;
+  barrier(): Promise<void>;
+  shutdown(): Promise<void>;
+  readonly connected: boolean;
+  readonly busyMs: number;
+  readonly config: ProcessGroupOptions;
 }
 
 export interface NativeSslModel {
@@ -71,6 +86,7 @@ export interface NativeSslModel {
   exportStateDict(path: string, ema?: boolean): Promise<string>;
   namedTensors(which: 'backbone' | 'projector', ema?: boolean): Promise<[string, NativeTensor][]>; // issue #12
   signature(): string;
+  setProcessGroup(group: NativeProcessGroup | null): Promise<void>;
   dispose(): void;
   readonly disposed: boolean;
 }
@@ -137,6 +153,10 @@ export interface NativeBinding {
   /** The C++ defaults of every SslConfig field, in the JS shape (design §8). */
   defaultConfig(): object;
   objectives(): NativeObjectiveSpec[];
+  // --- process group ---
+  NativeProcessGroup: new (options: object) => NativeProcessGroup;
+  distributedEnv(): ProcessGroupOptions & { found: boolean };
+  distributedBackends(): { gloo: boolean; nccl: boolean; defaults: ProcessGroupOptions };
   // --- eval ---
   knnClassify(trainF: NativeTensor, trainL: NativeTensor, testF: NativeTensor, testL: NativeTensor, opts: object): Promise<{ top1: number; top5: number; predictions: NativeTensor }>;
   linearProbe(trainF: NativeTensor, trainL: NativeTensor, testF: NativeTensor, testL: NativeTensor, opts: object): Promise<{ trainAccuracy: number; testAccuracy: number; trainLoss: number; evaluations: number }>;
@@ -169,7 +189,7 @@ export interface NativeBinding {
     indices: NativeTensor | Int32Array | BigInt64Array | readonly number[],
   ): { images: NativeTensor; labels: NativeTensor; index: NativeTensor };
   /** Seeded epoch sampler (native/core/data EpochSampler); batches come out as Int32Array. */
-  DataSampler: new (options: { size: number; batchSize: number; dropLast?: boolean; shuffle?: boolean; seed?: number | bigint }) => {
+  DataSampler: new (options: { size: number; batchSize: number; dropLast?: boolean; shuffle?: boolean; seed?: number | bigint; rank?: number; worldSize?: number }) => {
     readonly batchesPerEpoch: number;
     next(): Int32Array;
     state(): { epoch: number; position: number };

@@ -63,6 +63,12 @@ function describe(torchDir, source) {
   const version = [num('MAJOR'), num('MINOR'), num('PATCH')].join('.');
   const abi = (cfg.match(/_GLIBCXX_USE_CXX11_ABI=(\d)/) || [])[1];
   const cuda = exists(path.join(libDir, 'libtorch_cuda.so'));
+  // c10d's backends (design §9): the Gloo headers are not part of LibTorch's own include tree on
+  // Debian (libgloo-dev), and NCCL's header comes with a CUDA install or pip's nvidia-nccl.
+  const c10d = exists(path.join(prefix, 'include', 'torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupGloo.hpp'));
+  const headerDir = (dirs, file) => dirs.find((d) => exists(path.join(d, file))) || '';
+  const gloo = c10d ? headerDir([path.join(prefix, 'include'), '/usr/include', '/usr/local/include'], path.join('gloo', 'config.h')) : '';
+  const nccl = c10d && cuda ? headerDir([path.join(prefix, 'include'), path.resolve(prefix, '..', 'nvidia', 'nccl', 'include'), '/usr/include', '/usr/local/cuda/include'], 'nccl.h') : '';
   return {
     ok: true,
     source,
@@ -73,6 +79,8 @@ function describe(torchDir, source) {
     version,
     cxx11abi: abi === undefined ? 1 : Number(abi),
     cuda,
+    gloo,
+    nccl,
   };
 }
 
@@ -180,9 +188,13 @@ if (require.main === module) {
     case '--cmake': // key=value lines for CMakeLists.txt
       for (const k of ['source', 'torchDir', 'prefix', 'libDir', 'version', 'cxx11abi']) process.stdout.write(`${k}=${r[k]}\n`);
       process.stdout.write(`cuda=${r.cuda ? 1 : 0}\n`);
+      process.stdout.write(`gloo=${r.gloo}\nnccl=${r.nccl}\n`);
       break;
     case '--include': // for binding.gyp
-      process.stdout.write(r.includeDirs.join(' ') + '\n');
+      process.stdout.write([...r.includeDirs, r.gloo, r.nccl].filter(Boolean).join(' ') + '\n');
+      break;
+    case '--dist-defines': // for binding.gyp: the c10d backends this build can compile
+      process.stdout.write([...(r.gloo ? ['USE_C10D_GLOO', 'MSSL_WITH_GLOO=1'] : []), ...(r.nccl ? ['USE_C10D_NCCL', 'MSSL_WITH_NCCL=1'] : [])].join(' ') + '\n');
       break;
     case '--libdir':
       process.stdout.write(r.libDir + '\n');
@@ -194,7 +206,7 @@ if (require.main === module) {
       process.stdout.write(`${r.cuda ? 1 : 0}\n`);
       break;
     default:
-      process.stderr.write(`unknown option ${arg}; use --json, --cmake, --include, --libdir, --abi or --cuda\n`);
+      process.stderr.write(`unknown option ${arg}; use --json, --cmake, --include, --dist-defines, --libdir, --abi or --cuda\n`);
       process.exit(2);
   }
 }

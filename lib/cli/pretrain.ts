@@ -3,6 +3,7 @@ import * as path from 'path';
 
 import { formatResultTable, readHistory, writeReport } from '../analysis/report';
 import { defaultSslConfig, DeepPartial, SslConfig } from '../config';
+import { isDistributedLaunch, ProcessGroup } from '../distributed/processGroup';
 import type { RepresentationResult } from '../eval/representation';
 import { METHODS } from '../methods/registry';
 import type { MethodCliOption } from '../methods/method';
@@ -67,6 +68,7 @@ function pretrainOptions(): OptionSpec[] {
     { name: 'checkpoint-every', kind: 'int', arg: 'N', desc: 'also checkpoint every N steps (default: at the end only)' },
     { name: 'resume', kind: 'boolean', desc: 'continue from DIR/checkpoint.pt if it exists' },
     { name: 'keep-checkpoints', kind: 'int', arg: 'N', desc: `good checkpoints kept in DIR (checkpoint.pt + checkpoint.step-<N>.pt; default ${PRETRAIN_DEFAULTS.keepCheckpoints})` },
+    { name: 'sync-bn', kind: 'boolean', desc: 'data parallel: BatchNorm statistics over all ranks (dataParallel.syncBatchNorm)' },
     { name: 'progress', kind: 'string', arg: 'MODE', desc: 'auto (bar on a TTY, lines otherwise), bar, lines or none', choices: ['auto', 'bar', 'lines', 'none'] },
     { name: 'eval', kind: 'boolean', desc: 'evaluate after training (kNN + linear probe vs raw pixels on the test split)' },
     ...EVAL_OPTIONS,
@@ -96,6 +98,9 @@ export const pretrainCommand: Command = {
     'metrics.jsonl (one JSON line per step), backbone.pt (torchvision-named state dict for Python).',
     'Ctrl-C / SIGTERM finish the current step and write a checkpoint (exit 130 / 143); --resume continues from it.',
     'One process per --out (a lock file); a divergence (NaN/Inf) stops the run naming the last good checkpoint.',
+    '',
+    'Data parallel: run it under `momentum-ssl launch` (or torchrun-style RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT):',
+    'the ranks join one c10d group, --batch-size is per rank, rank 0 writes --out (every rank must see it to resume).',
   ],
   examples: [
     'momentum-ssl pretrain --dataset fashion-mnist --method simclr --ema projector --steps 200 --subset 10000 --eval --report report.html',
@@ -112,6 +117,7 @@ export const pretrainCommand: Command = {
     put('objective.temperature', v.temperature);
     put('backbone.depth', v.depth);
     put('backbone.width', v.width);
+    if (v.syncBn === true) put('dataParallel.syncBatchNorm', true);
     const outDir = (v.out as string | undefined) ?? DEFAULT_OUT_DIR;
     const dataset = (v.dataset as string | undefined) ?? (PRETRAIN_DEFAULTS.dataset as string);
     // SIGINT / SIGTERM: finish the step, write a checkpoint, exit 130 / 143 (128 + signal).
@@ -128,6 +134,8 @@ export const pretrainCommand: Command = {
     process.on('SIGTERM', onSignal);
     const t0 = Date.now();
     let result;
+    // Started by `momentum-ssl launch` (or torchrun's variables): join the group first.
+    const group = isDistributedLaunch() ? await ProcessGroup.init({}, typeof model.device === 'string' ? model.device : 'cpu') : undefined;
     try {
       result = await pretrain({
         dataset,
@@ -148,10 +156,25 @@ export const pretrainCommand: Command = {
         onWarning: (w) => io.err(`warning: step ${w.step}: ${w.message}\n`),
         progress: v.progress as ProgressMode | undefined,
         signal: controller.signal,
+        processGroup: group,
       });
+    } catch (e) {
+      await group?.shutdown().catch(() => undefined);
+      throw e;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+    }
+    if (group && !group.isMain) {
+      // Rank 0 writes the run's files and reports; the others only train.
+      try {
+        const fit = result.fit;
+        io.out(`rank ${group.rank}: ${fit.aborted ? 'interrupted' : 'trained'} ${fit.steps} steps, final loss ${fit.losses.at(-1)?.toFixed(4) ?? 'n/a'}\n`);
+        return fit.aborted ? signalExit || 130 : 0;
+      } finally {
+        result.dispose();
+        await group.shutdown();
+      }
     }
     try {
       const fit = result.fit;
@@ -194,6 +217,7 @@ export const pretrainCommand: Command = {
       return 0;
     } finally {
       result.dispose();
+      await group?.shutdown();
     }
   },
 };

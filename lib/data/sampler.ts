@@ -12,6 +12,13 @@ export interface EpochSamplerOptions {
   shuffle?: boolean;
   /** Seed of the permutations: a non-negative safe integer or a bigint (default 0). */
   seed?: number | bigint;
+  /**
+   * Data parallel (DistributedSampler's semantics, design §9): every rank computes the same
+   * permutation and takes every worldSize-th sample from position `rank`; needs dropLast.
+   * Batch b of all ranks together is batch b of one process with batchSize × worldSize.
+   */
+  rank?: number;
+  worldSize?: number;
 }
 
 /** Where the sampler is: the next batch is batch `position` of epoch `epoch`. */
@@ -40,7 +47,7 @@ export class EpochSampler implements Iterable<Int32Array> {
     this.shuffle = options.shuffle ?? true;
     this.seed = options.seed ?? 0;
     // The native side validates (batchSize >= 1, size, seed) and names the bad option.
-    this.native = new (binding().DataSampler)({ size: n, batchSize: this.batchSize, dropLast: this.dropLast, shuffle: this.shuffle, seed: this.seed });
+    this.native = new (binding().DataSampler)({ size: n, batchSize: this.batchSize, dropLast: this.dropLast, shuffle: this.shuffle, seed: this.seed, rank: options.rank, worldSize: options.worldSize });
   }
 
   /** Batches per epoch: ceil(size / batchSize), or floor with dropLast. */

@@ -7,6 +7,7 @@ import * as path from 'path';
 import type { SslConfig } from '../config';
 import type { ImageDataset } from '../data/dataset';
 import { openDataset, seededSubset } from '../data/open';
+import type { ProcessGroup } from '../distributed/processGroup';
 import { checkInt, ConfigError } from '../errors';
 import { EVALUATE_DEFAULTS, EvaluateOptions } from '../eval/representation';
 import type { SslModel } from '../model';
@@ -43,10 +44,16 @@ export interface PretrainOptions extends RunConfigOptions {
   onStep?: (event: StepEvent) => void;
   /** Divergence warnings (loss at chance level, exploding gradients): training goes on. */
   onWarning?: (warning: TrainingWarning) => void;
+  /**
+   * Data-parallel training (design §9; ProcessGroup.init() joins one): batchSize is per rank,
+   * `steps` and epochs count global steps, rank 0 alone writes outDir (run.json, checkpoints,
+   * metrics; every rank must see outDir to resume).
+   */
+  processGroup?: ProcessGroup;
 }
 
 /** The recipe's own defaults; the loop's (epochs, batch size, seed, ...) are the Trainer's. */
-export const PRETRAIN_DEFAULTS: Readonly<Omit<PretrainOptions, 'model' | 'ema' | 'methodOptions' | 'outDir' | 'steps' | 'threads' | 'signal' | 'onStep' | 'onWarning' | 'dataDir'>> =
+export const PRETRAIN_DEFAULTS: Readonly<Omit<PretrainOptions, 'model' | 'ema' | 'methodOptions' | 'outDir' | 'steps' | 'threads' | 'signal' | 'onStep' | 'onWarning' | 'dataDir' | 'processGroup'>> =
   Object.freeze({
     dataset: 'fashion-mnist',
     method: 'simclr',
@@ -109,12 +116,17 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
   const ownsData = owned || data !== o.dataset;
   let model: SslModel | undefined;
   let lock: RunLock | undefined;
+  const world = o.processGroup?.worldSize ?? 1;
+  const main = !o.processGroup || o.processGroup.isMain;
   try {
     // One writer per folder, taken before any file in it is touched and held until dispose()
-    // (the CLI still writes backbone.pt after training) (reliability #13).
-    lock = o.outDir ? acquireRunLock(o.outDir) : undefined;
-    if (o.batchSize > data.length) throw new ConfigError(`batchSize ${o.batchSize} is larger than the training set (${data.length} images)`);
-    const perEpoch = totalSteps(data.length, o.batchSize, 1, true);
+    // (the CLI still writes backbone.pt after training) (reliability #13). Rank 0 is the writer.
+    lock = o.outDir && main ? acquireRunLock(o.outDir) : undefined;
+    const share = Math.floor(data.length / world);
+    if (o.batchSize > share) {
+      throw new ConfigError(`batchSize ${o.batchSize} is larger than the training set${world > 1 ? `'s share of each of the ${world} ranks (${share} of ${data.length} images)` : ` (${data.length} images)`}`);
+    }
+    const perEpoch = totalSteps(share, o.batchSize, 1, true);
     const epochs = o.steps !== undefined ? Math.ceil(o.steps / perEpoch) : o.epochs;
     const steps = o.steps ?? perEpoch * epochs;
     const config = runConfig(o, data, steps);
@@ -122,7 +134,7 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
 
     const paths: PretrainResult['paths'] = {};
     if (o.outDir) {
-      fs.mkdirSync(o.outDir, { recursive: true });
+      if (main) fs.mkdirSync(o.outDir, { recursive: true });
       paths.checkpoint = path.join(o.outDir, 'checkpoint.pt');
       paths.metrics = path.join(o.outDir, 'metrics.jsonl');
       paths.runInfo = path.join(o.outDir, 'run.json');
@@ -139,11 +151,13 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
         epochs,
         steps,
         config,
+        ...(world > 1 ? { worldSize: world } : {}),
       };
       // Half-written files of a killed run (the Trainer cleans its own: checkpoint, metrics).
-      for (const f of [paths.runInfo, path.join(o.outDir, 'backbone.pt')]) fs.rmSync(`${f}.tmp`, { force: true });
-      if (o.resume && fs.existsSync(paths.checkpoint)) checkResumable(paths.runInfo, info);
-      writeRunInfo(paths.runInfo, info);
+      if (main) for (const f of [paths.runInfo, path.join(o.outDir, 'backbone.pt')]) fs.rmSync(`${f}.tmp`, { force: true });
+      if (main && o.resume && fs.existsSync(paths.checkpoint)) checkResumable(paths.runInfo, info);
+      if (main) writeRunInfo(paths.runInfo, info);
+      else delete paths.runInfo;
     }
     const trainer = new Trainer(model, data, {
       epochs,
@@ -159,6 +173,7 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
       metricsPath: paths.metrics,
       progress: o.progress,
       signal: o.signal,
+      processGroup: o.processGroup,
     });
     const history: StepRecord[] = [];
     trainer.on('step', (ev: StepEvent) => {

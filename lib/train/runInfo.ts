@@ -22,6 +22,8 @@ export interface RunInfo {
   epochs: number;
   steps: number;
   config: SslConfig;
+  /** Processes of a data-parallel run (absent: 1); batchSize is per process. */
+  worldSize?: number;
 }
 
 /**

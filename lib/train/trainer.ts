@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { ImageDataset } from '../data/dataset';
 import type { EpochSampler, SamplerState } from '../data/sampler';
+import type { ProcessGroup } from '../distributed/processGroup';
 import type { SslModel, StepResult } from '../model';
 import { ioError } from '../errors';
 import { disposeAll } from '../tensor';
@@ -42,6 +43,13 @@ export interface TrainerConfig {
   /** Stop after this many optimizer steps in total (for budgets and tests). */
   maxSteps?: number;
   signal?: AbortSignal;
+  /**
+   * Data-parallel training (design §9): every rank runs fit() with the same config; batchSize is
+   * per rank (the global batch is batchSize × worldSize), each rank takes its DistributedSampler
+   * share of every epoch, rank 0 alone writes checkpoints, metrics and progress, and an abort on
+   * any rank stops every rank after the same step.
+   */
+  processGroup?: ProcessGroup;
 }
 
 export const DEFAULT_TRAINER_CONFIG: TrainerConfig = {
@@ -77,6 +85,8 @@ interface CheckpointExtra {
   sampler: SamplerState;
   /** The sampler position only means something at this batch size (absent in older checkpoints). */
   batchSize?: number;
+  /** Processes of the run that wrote it (absent: 1). */
+  worldSize?: number;
 }
 
 function parseExtra(text: string, file: string): CheckpointExtra {
@@ -99,6 +109,7 @@ export interface TrainingWarning {
 
 /** The loss of a model that has learned nothing (uniform logits), or undefined when it has none. */
 function chanceLoss(model: SslModel, batchSize: number): number | undefined {
+  // batchSize: the global batch (every rank's negatives are gathered).
   const o = model.config.objective;
   if (o.name === 'ntxent') return Math.log(2 * batchSize - 1);
   if (o.name === 'infonce') return Math.log(1 + Number(o.queueSize) + (o.inBatchNegatives === true ? batchSize - 1 : 0));
@@ -251,40 +262,65 @@ export class Trainer extends EventEmitter {
 
   /** Optimizer steps this run will make (the model's totalSteps should equal it). */
   get plannedSteps(): number {
-    const all = totalSteps(this.data.length, this.config.batchSize, this.config.epochs, this.config.dropLast);
+    const all = totalSteps(Math.floor(this.data.length / (this.config.processGroup?.worldSize ?? 1)), this.config.batchSize, this.config.epochs, this.config.dropLast);
     return this.config.maxSteps === undefined ? all : Math.min(all, this.config.maxSteps);
   }
 
   async fit(): Promise<FitResult> {
     const c = this.config;
     const t0 = Date.now();
-    const sampler = this.data.sampler({ batchSize: c.batchSize, seed: c.seed, dropLast: c.dropLast });
+    const pg = c.processGroup && c.processGroup.worldSize > 1 ? c.processGroup : undefined;
+    const world = pg?.worldSize ?? 1;
+    // Rank 0 alone touches files (checkpoints, their history, metrics) and prints progress.
+    const main = !pg || pg.isMain;
+    if (pg) {
+      if (!c.dropLast) throw new RangeError('data-parallel training needs dropLast: every rank must take the same number of batches');
+      // Identical configurations are what make the ranks' collectives line up: compare them first.
+      await pg.agree('the training configuration', {
+        model: this.model.summary().config,
+        datasetSize: this.data.length,
+        batchSize: c.batchSize,
+        epochs: c.epochs,
+        seed: c.seed,
+        maxSteps: c.maxSteps ?? null,
+        checkpointEvery: c.checkpointEvery,
+        resume: c.resume,
+      });
+      await this.model.setProcessGroup(pg);
+    }
+    const sampler = this.data.sampler({ batchSize: c.batchSize, seed: c.seed, dropLast: c.dropLast, rank: pg?.rank, worldSize: pg?.worldSize });
     let resumedFrom: number | undefined;
-    const ring = c.checkpointPath ? new CheckpointRing(c.checkpointPath, c.keepCheckpoints) : undefined;
+    const ring = c.checkpointPath && main ? new CheckpointRing(c.checkpointPath, c.keepCheckpoints) : undefined;
     // Files a killed writer left half-written are never read; remove them now.
-    for (const f of [c.checkpointPath, c.metricsPath]) if (f) fs.rmSync(`${f}.tmp`, { force: true });
-    if (c.resume && c.checkpointPath && fs.existsSync(c.checkpointPath)) {
-      const extra = parseExtra(await this.model.load(c.checkpointPath), c.checkpointPath);
+    if (main) for (const f of [c.checkpointPath, c.metricsPath]) if (f) fs.rmSync(`${f}.tmp`, { force: true });
+    const found = Boolean(c.resume && c.checkpointPath && fs.existsSync(c.checkpointPath));
+    // Every rank reads rank 0's checkpoint: the folder must be shared (one machine, or a shared file system).
+    if (pg && c.resume) await pg.agree('the checkpoint to resume', { [`${c.checkpointPath} exists`]: found });
+    if (found) {
+      const extra = parseExtra(await this.model.load(c.checkpointPath!), c.checkpointPath!);
       if (extra.batchSize !== undefined && extra.batchSize !== c.batchSize) {
         throw new RangeError(`cannot resume ${c.checkpointPath}: it was written with batch size ${extra.batchSize}, this run uses ${c.batchSize}`);
       }
       sampler.setState(extra.sampler);
       resumedFrom = this.model.summary().step;
+      if (pg) await pg.agree('the resumed step', { step: resumedFrom });
       this.emit('resume', { step: resumedFrom, path: c.checkpointPath });
     }
     ring?.start(resumedFrom);
-    const metrics = c.metricsPath ? openLog(c.metricsPath, resumedFrom) : null;
-    const total = totalSteps(this.data.length, c.batchSize, c.epochs, c.dropLast);
+    const metrics = c.metricsPath && main ? openLog(c.metricsPath, resumedFrom) : null;
+    const total = totalSteps(Math.floor(this.data.length / world), c.batchSize, c.epochs, c.dropLast);
     const budget = c.maxSteps === undefined ? total : Math.min(total, c.maxSteps);
-    const progress = new ProgressReporter(c.progress, budget, resumedFrom ?? 0);
+    const progress = new ProgressReporter(main ? c.progress : 'none', budget, resumedFrom ?? 0);
     const losses: number[] = [];
     let aborted = false;
     let step = resumedFrom ?? 0;
     let lastCheckpoint = -1;
-    const chance = new ChanceWatch(chanceLoss(this.model, c.batchSize), c.warnChanceSteps);
+    const chance = new ChanceWatch(chanceLoss(this.model, c.batchSize * world), c.warnChanceSteps);
     try {
       while (sampler.epoch < c.epochs && step < budget) {
-        if (c.signal?.aborted) {
+        // One collective decision, so every rank stops after the same step.
+        const stop = pg ? await pg.anyTrue(Boolean(c.signal?.aborted)) : Boolean(c.signal?.aborted);
+        if (stop) {
           aborted = true;
           break;
         }
@@ -310,16 +346,20 @@ export class Trainer extends EventEmitter {
         // checkpoint never skips an evaluation that was due.
         if (sampler.epoch !== epoch) {
           this.emit('epoch', { epoch, step });
-          if (c.evalEvery > 0 && c.evaluate && (epoch + 1) % c.evalEvery === 0) await this.runEval(epoch, step, metrics);
+          if (c.evalEvery > 0 && c.evaluate && (epoch + 1) % c.evalEvery === 0) {
+            // Rank 0 evaluates (the weights are the same everywhere); the others wait for it.
+            if (main) await this.runEval(epoch, step, metrics);
+            await pg?.barrier();
+          }
         }
         if (c.checkpointEvery > 0 && step % c.checkpointEvery === 0) {
-          await this.checkpoint(sampler, ring!);
+          await this.checkpoint(sampler, ring);
           lastCheckpoint = step;
         }
       }
       // The final state (also after an abort, so a resume continues from where it stopped),
       // unless the periodic checkpoint of this very step already holds it.
-      if (c.checkpointEvery > 0 && lastCheckpoint !== step && step > (resumedFrom ?? 0)) await this.checkpoint(sampler, ring!);
+      if (c.checkpointEvery > 0 && lastCheckpoint !== step && step > (resumedFrom ?? 0)) await this.checkpoint(sampler, ring);
     } finally {
       progress.stop();
       await metrics?.close();
@@ -327,15 +367,17 @@ export class Trainer extends EventEmitter {
     return { steps: step, epochs: sampler.epoch, losses, aborted, elapsedMs: Date.now() - t0, resumedFrom };
   }
 
-  private async checkpoint(sampler: EpochSampler, ring: CheckpointRing): Promise<void> {
-    const extra: CheckpointExtra = { version: 1, sampler: sampler.state(), batchSize: this.config.batchSize };
+  /** Every rank calls it (the native save gathers each rank's augmentation stream); rank 0 (`ring`) writes. */
+  private async checkpoint(sampler: EpochSampler, ring: CheckpointRing | undefined): Promise<void> {
+    const world = this.config.processGroup?.worldSize ?? 1;
+    const extra: CheckpointExtra = { version: 1, sampler: sampler.state(), batchSize: this.config.batchSize, ...(world > 1 ? { worldSize: world } : {}) };
     const p = this.config.checkpointPath!;
-    fs.mkdirSync(path.dirname(path.resolve(p)), { recursive: true });
+    if (ring) fs.mkdirSync(path.dirname(path.resolve(p)), { recursive: true });
     const step = this.model.summary().step;
-    ring.beforeSave();
+    ring?.beforeSave();
     await this.model.save(p, JSON.stringify(extra));
-    ring.saved(step);
-    this.emit('checkpoint', { path: p, step });
+    ring?.saved(step);
+    if (ring) this.emit('checkpoint', { path: p, step });
   }
 
   private async runEval(epoch: number, step: number, metrics: MetricsLog | null): Promise<void> {

@@ -1,5 +1,7 @@
 #include "core/checkpoint.h"
 
+#include "core/collectives.h"
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -8,6 +10,7 @@
 #include <torch/serialize.h>
 
 #include "core/atomic_file.h"
+#include "core/collectives.h"
 #include "core/memory_format.h"
 #include "core/named_tensors.h"
 
@@ -70,6 +73,15 @@ std::string modelSignature(const SslModel& model) {
 
 void saveCheckpoint(SslModel& ssl, const std::string& path, const std::string& extra) {
   SslNetworks& model = ssl.networks();
+  // Data parallel (design §9): every rank calls this; the augmentation streams of all ranks are
+  // gathered into rank 0's file, and only rank 0 writes (the others hold the same weights).
+  Collectives* dist = ssl.collectives();
+  const int64_t world = dist ? dist->worldSize() : 1;
+  torch::Tensor rngRanks;
+  if (world > 1) {
+    rngRanks = gatherNoGrad(*dist, ssl.augmenter().generatorState().unsqueeze(0));
+    if (dist->rank() != 0) return;
+  }
   torch::serialize::OutputArchive root;
   root.write("format", c10::IValue(kFormatVersion));
   root.write("signature", c10::IValue(modelSignature(ssl)));
@@ -84,6 +96,8 @@ void saveCheckpoint(SslModel& ssl, const std::string& path, const std::string& e
   ssl.optimizer().save(opt);
   root.write("optimizer", opt);
   root.write("augmentRng", ssl.augmenter().generatorState());
+  root.write("worldSize", c10::IValue(world));
+  if (world > 1) root.write("augmentRngRanks", rngRanks);
   torch::serialize::OutputArchive oa;
   for (const auto& [k, v] : ssl.objective().state()) oa.write(k, v);
   root.write("objective", oa);
@@ -118,6 +132,19 @@ std::string loadCheckpoint(SslModel& ssl, const std::string& path) {
   }
   c10::IValue step;
   if (!root.try_read("step", step) || !step.isInt()) throw std::invalid_argument("checkpoint: missing 'step'");
+  // Each rank resumes its own augmentation stream, so only the same number of processes resumes
+  // exactly (checkpoints from before data parallelism are single-process ones).
+  c10::IValue worldIv;
+  const int64_t written = root.try_read("worldSize", worldIv) && worldIv.isInt() ? worldIv.toInt() : 1;
+  const int64_t world = ssl.collectives() ? ssl.collectives()->worldSize() : 1;
+  if (written != world) {
+    throw std::invalid_argument("checkpoint: '" + path + "' was written by a run of " + std::to_string(written) + " process(es); this run has " +
+                                std::to_string(world) + ": resume with the same world size (each rank resumes its own augmentation stream)");
+  }
+  torch::Tensor rngRanks;
+  if (world > 1 && (!root.try_read("augmentRngRanks", rngRanks) || rngRanks.dim() != 2 || rngRanks.size(0) != world)) {
+    throw std::invalid_argument("checkpoint: '" + path + "' lacks the per-rank augmentation state of a " + std::to_string(world) + "-process run");
+  }
   const std::string extra = readString(root, "extra");
 
   readModule(root, "backbone", *model.backbone());
@@ -134,7 +161,7 @@ std::string loadCheckpoint(SslModel& ssl, const std::string& path) {
   ssl.optimizer().load(opt);
   torch::Tensor rng;
   if (!root.try_read("augmentRng", rng)) throw std::invalid_argument("checkpoint: missing section 'augmentRng'");
-  ssl.augmenter().setGeneratorState(rng);
+  ssl.augmenter().setGeneratorState(world > 1 ? rngRanks[ssl.collectives()->rank()].contiguous() : rng);
   torch::serialize::InputArchive oa;
   if (!root.try_read("objective", oa)) throw std::invalid_argument("checkpoint: missing section 'objective'");
   std::vector<std::pair<std::string, torch::Tensor>> state = ssl.objective().state();

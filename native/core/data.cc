@@ -146,6 +146,10 @@ at::Tensor permutation(int64_t n, uint64_t seed, int64_t epoch, bool shuffle) {
 EpochSampler::EpochSampler(const SamplerConfig& config) : cfg_(config) {
   if (cfg_.batchSize < 1) throw std::out_of_range("batchSize must be an integer >= 1, got " + std::to_string(cfg_.batchSize));
   if (cfg_.size < 1) throw std::out_of_range("the dataset is empty: a sampler needs at least one sample");
+  if (cfg_.worldSize < 1 || cfg_.rank < 0 || cfg_.rank >= cfg_.worldSize) {
+    throw std::out_of_range("sampler rank must be in [0, worldSize = " + std::to_string(cfg_.worldSize) + "), got " + std::to_string(cfg_.rank));
+  }
+  if (cfg_.worldSize > 1 && !cfg_.dropLast) throw std::invalid_argument("a data-parallel sampler (worldSize > 1) needs dropLast: every rank must take the same number of batches");
   if (batchesPerEpoch() == 0) {
     throw std::out_of_range("dropLast with batchSize " + std::to_string(cfg_.batchSize) + " > dataset size " + std::to_string(cfg_.size) +
                             " leaves no batch in an epoch");
@@ -153,7 +157,8 @@ EpochSampler::EpochSampler(const SamplerConfig& config) : cfg_(config) {
 }
 
 int64_t EpochSampler::batchesPerEpoch() const {
-  return cfg_.dropLast ? cfg_.size / cfg_.batchSize : (cfg_.size + cfg_.batchSize - 1) / cfg_.batchSize;
+  const int64_t share = cfg_.size / cfg_.worldSize;  // samples per rank (all of them in one process)
+  return cfg_.dropLast ? share / cfg_.batchSize : (share + cfg_.batchSize - 1) / cfg_.batchSize;
 }
 
 void EpochSampler::setState(const SamplerState& s) {
@@ -175,8 +180,14 @@ const at::Tensor& EpochSampler::order() {
 at::Tensor EpochSampler::next() {
   const at::Tensor& p = order();
   int64_t start = st_.position * cfg_.batchSize;
-  int64_t len = std::min(cfg_.batchSize, cfg_.size - start);
-  at::Tensor out = p.narrow(0, start, len).clone();  // the caller owns it; perm_ is reused
+  at::Tensor out;
+  if (cfg_.worldSize == 1) {
+    int64_t len = std::min(cfg_.batchSize, cfg_.size - start);
+    out = p.narrow(0, start, len).clone();  // the caller owns it; perm_ is reused
+  } else {
+    // Positions rank, rank + W, rank + 2W, ... of the permutation, batch `position` of them.
+    out = p.narrow(0, start * cfg_.worldSize + cfg_.rank, (cfg_.batchSize - 1) * cfg_.worldSize + 1).slice(0, 0, c10::nullopt, cfg_.worldSize).clone();
+  }
   if (++st_.position >= batchesPerEpoch()) st_ = {st_.epoch + 1, 0};
   return out;
 }

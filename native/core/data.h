@@ -77,6 +77,12 @@ struct SamplerConfig {
   bool dropLast = false;  // drop the last partial batch of each epoch
   bool shuffle = true;
   uint64_t seed = 0;
+  // Data parallel (design §9, DistributedSampler's semantics): every rank computes the same
+  // permutation and takes every worldSize-th sample from position `rank`, after dropping the tail
+  // that would leave ranks unequal; batches are then cut from that share (dropLast required), so
+  // batch b of all ranks together is batch b of one process with batchSize·worldSize.
+  int64_t rank = 0;
+  int64_t worldSize = 1;
 };
 
 // Where the sampler is: the next batch is batch `position` of epoch `epoch`. This is all that

@@ -1,5 +1,7 @@
 #include "core/mlp.h"
 
+#include "core/sync_batch_norm.h"
+
 #include <sstream>
 #include <stdexcept>
 
@@ -46,8 +48,8 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
     throw std::invalid_argument("mlp input batch must have >= 2 rows in training mode (BatchNorm); got " +
                                 std::to_string(x.size(0)));
   }
-  auto h = fc2->forward(relu->forward(bn1->forward(fc1->forward(x))));
-  if (bnOut) h = bnOut->forward(h);
+  auto h = fc2->forward(relu->forward(batchNorm(bn1, fc1->forward(x))));
+  if (bnOut) h = batchNorm(bnOut, h);
   if (protos) {
     // Unit-length rows on both sides: the logits are cosines between bottleneck and prototypes.
     auto unit = [](const torch::Tensor& t) { return t / t.norm(2, 1, true).clamp_min(1e-12); };

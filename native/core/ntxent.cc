@@ -202,6 +202,21 @@ torch::Tensor ntXentPair(const torch::Tensor& a, const torch::Tensor& b, double 
   return loss;
 }
 
+torch::Tensor ntXentPairGathered(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& allA, const torch::Tensor& allB,
+                                 int64_t offset, double temperature) {
+  constexpr const char* fn = "ntXentPairGathered";
+  losscheck::compatible(fn, "a", a, "b", b, true);
+  losscheck::compatible(fn, "allA", allA, "allB", allB, true);
+  const int64_t n = a.size(0), N = allA.size(0);
+  if (offset < 0 || offset + n > N) throw std::out_of_range(std::string(fn) + ": offset must put a's rows inside allA");
+  auto idx = torch::TensorOptions().dtype(torch::kLong).device(a.device());
+  torch::Tensor local = torch::arange(offset, offset + n, idx);
+  // a_j's positive is b_j (row N + offset + j of the candidates), b_j's is a_j; each is itself once.
+  torch::Tensor positive = torch::cat({local + N, local});
+  torch::Tensor self = torch::cat({local, local + N});
+  return ntXent(torch::cat({a, b}, 0), torch::cat({allA, allB}, 0), positive, self, temperature);
+}
+
 torch::Tensor momentumNtXent(const torch::Tensor& z1, const torch::Tensor& z2, const torch::Tensor& k1,
                              const torch::Tensor& k2, double temperature) {
   constexpr const char* fn = "momentumNtXent";

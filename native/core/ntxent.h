@@ -21,6 +21,13 @@ torch::Tensor ntXent(const torch::Tensor& anchors, const torch::Tensor& candidat
 // SimCLR: the set [a; b] of 2N embeddings; a_i, b_i positives; mean over the 2N anchors.
 torch::Tensor ntXentPair(const torch::Tensor& a, const torch::Tensor& b, double temperature);
 
+// ntXentPair with the candidates gathered from every rank (design §9): a, b [n, D] are this rank's
+// rows, allA, allB [N, D] every rank's in rank order, this rank's rows at [offset, offset + n).
+// Anchors are the local [a; b], candidates [allA; allB]; the mean over local anchors, so the mean
+// over ranks equals ntXentPair(allA, allB). Gradient reaches allA/allB as far as they carry it.
+torch::Tensor ntXentPairGathered(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& allA, const torch::Tensor& allB,
+                                 int64_t offset, double temperature);
+
 // Momentum SimCLR (design §3): 0.5 * (ntXentPair(z2, k1) + ntXentPair(z1, k2)), keys detached.
 torch::Tensor momentumNtXent(const torch::Tensor& z1, const torch::Tensor& z2, const torch::Tensor& k1,
                              const torch::Tensor& k2, double temperature);

@@ -21,6 +21,8 @@
 
 namespace mssl {
 
+class Collectives;  // collectives.h
+
 // When the key branch runs (SslNetworks::forwardKey on each global view).
 enum class KeyUse {
   kIfEma,   // only when the networks have EMA parts (NT-Xent: plain SimCLR without, momentum SimCLR with)
@@ -71,6 +73,9 @@ struct StepViews {
   torch::Tensor sampleIndex; // [B] int64 dataset indices, or undefined
   int64_t step = 0;          // optimizer steps done before this one
   int64_t totalSteps = 1;    // T of the schedules
+  // The data-parallel group (design §9), or nullptr in one process. Objectives that compare
+  // samples across the batch gather through it; those that do not ignore it.
+  Collectives* dist = nullptr;
 };
 
 // What an objective is built from besides its options.

@@ -1,5 +1,7 @@
 #include "core/resnet.h"
 
+#include "core/sync_batch_norm.h"
+
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -30,6 +32,12 @@ nn::BatchNorm2d makeBn(int64_t ch, bool zeroGamma = false) {
 nn::Sequential makeDownsample(int64_t in, int64_t out, int64_t stride) {
   // Registered as "downsample" with children "0" (1x1 conv) and "1" (BN), as torchvision.
   return nn::Sequential(makeConv(in, out, 1, stride, 0), makeBn(out));
+}
+
+// The downsample's conv and BN called one by one, so its BN goes through batchNorm() (SyncBN).
+torch::Tensor runDownsample(nn::Sequential& d, const torch::Tensor& x) {
+  auto bn = nn::BatchNorm2d(std::dynamic_pointer_cast<nn::BatchNorm2dImpl>(d->ptr(1)));
+  return batchNorm(bn, std::dynamic_pointer_cast<nn::Conv2dImpl>(d->ptr(0))->forward(x));
 }
 
 }  // namespace
@@ -89,7 +97,7 @@ void StemImpl::reset() {
 }
 
 torch::Tensor StemImpl::forward(const torch::Tensor& x) {
-  auto y = torch::relu(bn1->forward(conv1->forward(x)));
+  auto y = torch::relu(batchNorm(bn1, conv1->forward(x)));
   if (cfg_.stem == "imagenet") y = torch::max_pool2d(y, /*kernel_size=*/{3, 3}, /*stride=*/{2, 2}, /*padding=*/{1, 1});
   return y;
 }
@@ -114,9 +122,9 @@ void BasicBlockImpl::reset() {
 }
 
 torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
-  auto out = torch::relu(bn1->forward(conv1->forward(x)));
-  out = bn2->forward(conv2->forward(out));
-  auto identity = downsample ? downsample->forward(x) : x;
+  auto out = torch::relu(batchNorm(bn1, conv1->forward(x)));
+  out = batchNorm(bn2, conv2->forward(out));
+  auto identity = downsample ? runDownsample(downsample, x) : x;
   return torch::relu(out + identity);
 }
 
@@ -140,10 +148,10 @@ void BottleneckImpl::reset() {
 }
 
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
-  auto out = torch::relu(bn1->forward(conv1->forward(x)));
-  out = torch::relu(bn2->forward(conv2->forward(out)));
-  out = bn3->forward(conv3->forward(out));
-  auto identity = downsample ? downsample->forward(x) : x;
+  auto out = torch::relu(batchNorm(bn1, conv1->forward(x)));
+  out = torch::relu(batchNorm(bn2, conv2->forward(out)));
+  out = batchNorm(bn3, conv3->forward(out));
+  auto identity = downsample ? runDownsample(downsample, x) : x;
   return torch::relu(out + identity);
 }
 

@@ -9,12 +9,13 @@
 #include "core/finite_guard.h"
 #include "core/memory_format.h"
 #include "core/schedules.h"
+#include "core/sync_batch_norm.h"
 
 namespace mssl {
 
 const std::array<const char*, kNumPhases>& phaseNames() {
-  static const std::array<const char*, kNumPhases> names = {"augment", "forward", "keyBranch", "loss",
-                                                            "backward", "optimizer", "ema", "objectiveUpdate"};
+  static const std::array<const char*, kNumPhases> names = {"augment", "forward", "keyBranch", "loss", "backward",
+                                                            "allReduce", "optimizer", "ema", "objectiveUpdate"};
   return names;
 }
 
@@ -46,6 +47,7 @@ void SslConfig::validate() const {
   }
   if (device != "cpu" && device.rfind("cuda", 0) != 0) throw std::invalid_argument("device must be 'cpu' or 'cuda[:N]', got '" + device + "'");
   augment.validate(networks.backbone.inChannels);
+  dataParallel.validate();
 }
 
 SslModel::SslModel(const SslConfig& cfg) : cfg_(cfg), device_(torch::kCPU) {
@@ -59,7 +61,7 @@ SslModel::SslModel(const SslConfig& cfg) : cfg_(cfg), device_(torch::kCPU) {
   networks_->to(device_);
   if (cfg_.channelsLast) setModelMemoryFormat(*networks_, true);
   networks_->train(true);
-  augmenter_ = std::make_unique<BatchAugmenter>(cfg_.augment, cfg_.seed * 2654435761ULL + 1);
+  augmenter_ = std::make_unique<BatchAugmenter>(cfg_.augment, augmentSeed(0));
   OptimConfig oc = cfg_.optim;
   oc.lr = currentLr();
   optimizer_ = makeOptimizer(oc, networks_->trainableParameters());
@@ -71,6 +73,32 @@ double SslModel::currentLr() const {
 
 double SslModel::currentMomentum() const {
   return momentumAt(std::min(step_, cfg_.totalSteps), cfg_.totalSteps, cfg_.momentumBase, cfg_.momentumFinal);
+}
+
+uint64_t SslModel::augmentSeed(int rank) const { return cfg_.seed * 2654435761ULL + 1 + static_cast<uint64_t>(rank) * 0x9E3779B97F4A7C15ULL; }
+
+void SslModel::setCollectives(std::shared_ptr<Collectives> c) {
+  dist_ = std::move(c);
+  buckets_.reset();
+  buffers_.clear();
+  augmenter_ = std::make_unique<BatchAugmenter>(cfg_.augment, augmentSeed(dist_ ? dist_->rank() : 0));
+  if (!dist_ || dist_->worldSize() == 1) return;
+  std::vector<std::shared_ptr<torch::nn::Module>> modules = {networks_->backbone().ptr(), networks_->projector().ptr()};
+  for (auto* m : {&networks_->predictor(), &networks_->emaProjector()}) {
+    if (!m->is_empty()) modules.push_back(m->ptr());
+  }
+  if (!networks_->emaBackbone().is_empty()) modules.push_back(networks_->emaBackbone().ptr());
+  std::vector<torch::Tensor> state;
+  for (const auto& m : modules) {
+    for (const auto& p : m->parameters()) state.push_back(p);
+    for (const auto& b : m->buffers()) {
+      state.push_back(b);
+      buffers_.push_back(b);
+    }
+  }
+  // Rank 0's initial state everywhere (EMA copies included, which start equal to the online ones).
+  broadcastCoalesced(*dist_, state, 0);
+  buckets_ = std::make_unique<GradientBuckets>(networks_->trainableParameters(), cfg_.dataParallel.bucketBytes);
 }
 
 bool SslModel::runsKeyBranch() const { return objective_->spec().keys == KeyUse::kAlways || networks_->anyEma(); }
@@ -104,7 +132,8 @@ StepViews SslModel::forwardViews(const std::vector<torch::Tensor>& x, const torc
   v.step = step_;
   v.totalSteps = cfg_.totalSteps;
   v.keysFromEma = networks_->anyEma();
-  for (const auto& xi : x) v.online.push_back(networks_->forwardOnline(inConvFormat(xi, cfg_.channelsLast)));
+  v.dist = dist_.get();
+  for (const auto& xi : x) v.online.push_back(networks_->forwardOnline(inConvFormat(xi.to(networks_->dtype()), cfg_.channelsLast)));
   return v;
 }
 
@@ -122,6 +151,11 @@ StepResult SslModel::step(const torch::Tensor& batchIn, const torch::Tensor& sam
   };
 
   networks_->train(true);
+  const bool parallel = dist_ && dist_->worldSize() > 1;
+  const double busy0 = parallel ? dist_->busyMs() : 0;
+  // Local BatchNorm keeps rank 0's running statistics everywhere (DDP's broadcast_buffers).
+  if (parallel && !cfg_.dataParallel.syncBatchNorm) broadcastCoalesced(*dist_, buffers_, 0);
+  SyncBatchNormScope syncBn(parallel && cfg_.dataParallel.syncBatchNorm ? dist_.get() : nullptr);
   torch::Tensor batch = batchIn.to(device_, /*non_blocking=*/true);
   torch::Tensor index = sampleIndexIn.defined() ? sampleIndexIn.to(device_) : torch::Tensor();
   std::vector<torch::Tensor> x = augmenter_->views(batch, 2);
@@ -153,6 +187,17 @@ StepResult SslModel::step(const torch::Tensor& batchIn, const torch::Tensor& sam
   if (cfg_.gradMonitor) r.gradRms = monitor_.takeRms();
   mark(kBackward);
 
+  double reported = lossValue;
+  if (parallel) {
+    buckets_->allReduceMean(*dist_);
+    r.allReduceBytes = buckets_->lastBytes();
+    // The step's loss is the mean over ranks: one process's loss over the whole batch.
+    std::vector<torch::Tensor> l{torch::full({1}, lossValue, torch::TensorOptions().dtype(torch::kDouble).device(device_))};
+    dist_->allReduceSum(l);
+    reported = l[0].item<double>() / dist_->worldSize();
+  }
+  mark(kAllReduce);
+
   r.lr = currentLr();
   setLearningRate(*optimizer_, r.lr);
   // Nothing non-finite reaches the weights: loss, gradients, parameters and BN statistics.
@@ -171,7 +216,8 @@ StepResult SslModel::step(const torch::Tensor& batchIn, const torch::Tensor& sam
 
   ++step_;
   r.step = step_;
-  r.loss = lossValue;
+  r.loss = reported;
+  if (parallel) r.communicationMs = dist_->busyMs() - busy0;
   r.objectiveMetrics = objective_->metrics();
   return r;
 }
@@ -185,6 +231,7 @@ ProbeResult SslModel::probe(const torch::Tensor& batchIn) {
   networks_->train(true);
   auto freeze = networks_->freezeRunningStats();
   StepViews v = forwardViews(x, torch::Tensor());
+  v.dist = nullptr;  // a probe is this rank's own measurement: no collectives
   if (runsKeyBranch()) {
     for (int64_t i = 0; i < v.globalViews; ++i) v.keys.push_back(networks_->forwardKey(v.online[i]));
   }
@@ -225,7 +272,7 @@ torch::Tensor SslModel::embed(const torch::Tensor& batch) {
   std::vector<torch::Tensor> out;
   for (int64_t start = 0; start < batch.size(0); start += kChunk) {
     torch::Tensor x = batch.slice(0, start, std::min(batch.size(0), start + kChunk)).to(device_);
-    out.push_back(networks_->embed(inConvFormat(evalTransform(cfg_.augment, x), cfg_.channelsLast)));
+    out.push_back(networks_->embed(inConvFormat(evalTransform(cfg_.augment, x).to(networks_->dtype()), cfg_.channelsLast)));
   }
   return out.empty() ? torch::empty({0, networks_->featureDim()}) : torch::cat(out, 0);
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/augment.h"
+#include "core/collectives.h"
 #include "core/grad_monitor.h"
 #include "core/objective.h"
 #include "core/optim.h"
@@ -40,13 +41,15 @@ struct SslConfig {
   // NHWC convolutions in training, the key branch and embed (oneDNN's preferred layout; measured
   // faster on CPU, README benchmarks); checkpoints and exports stay NCHW.
   bool channelsLast = true;
+  DataParallelConfig dataParallel;
   // Every check that needs no data, naming the field, the value and the allowed values.
   void validate() const;
   // SimCLR's CIFAR recipe with crop scale (0.2, 1) and no blur: the package's small-image default.
   static AugmentConfig defaultAugment();
 };
 
-enum Phase { kAugment, kForward, kKeyBranch, kLoss, kBackward, kOptimizer, kEma, kObjectiveUpdate, kNumPhases };
+// kAllReduce: the gradient all-reduce (and the buffer broadcast) of data-parallel training.
+enum Phase { kAugment, kForward, kKeyBranch, kLoss, kBackward, kAllReduce, kOptimizer, kEma, kObjectiveUpdate, kNumPhases };
 const std::array<const char*, kNumPhases>& phaseNames();
 
 struct StepResult {
@@ -57,6 +60,10 @@ struct StepResult {
   std::array<double, kNumPhases> ms{};
   PartStats gradRms{};  // rms of ∂L/∂h_b per part (NaN when the monitor is off)
   std::vector<std::pair<std::string, double>> objectiveMetrics;  // Objective::metrics()
+  // Wall time inside collectives this step (gathers, SyncBN, gradient all-reduce; 0 in one
+  // process) and the gradient bytes all-reduced.
+  double communicationMs = 0;
+  int64_t allReduceBytes = 0;
 };
 
 struct ProbeResult {
@@ -94,6 +101,13 @@ class SslModel {
   // Whether this configuration runs the key branch (the objective's needs and the EMA parts).
   bool runsKeyBranch() const;
 
+  // Joins a data-parallel group (design §9): every rank's networks (parameters, buffers, EMA
+  // copies) take rank 0's values, the augmenter takes this rank's own stream, and from then on
+  // each step averages gradients over the group and gathers negatives through it. Call on every
+  // rank, before loading a checkpoint; nullptr detaches.
+  void setCollectives(std::shared_ptr<Collectives> c);
+  Collectives* collectives() const { return dist_.get(); }
+
  private:
   void checkBatch(const torch::Tensor& batch, const torch::Tensor& sampleIndex) const;
   // Augmented views → online forwards → keys: what the objective's loss reads.
@@ -107,6 +121,11 @@ class SslModel {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   GradMonitor monitor_;
   int64_t step_ = 0;
+  std::shared_ptr<Collectives> dist_;
+  std::unique_ptr<GradientBuckets> buckets_;
+  std::vector<torch::Tensor> buffers_;  // every BatchNorm buffer, broadcast from rank 0 each step
+  // The seed of rank r's augmentation stream (rank 0's is the single-process stream).
+  uint64_t augmentSeed(int rank) const;
 };
 
 }  // namespace mssl

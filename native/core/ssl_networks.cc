@@ -230,6 +230,17 @@ void SslNetworks::to(const torch::Device& device) {
   rebindEma();
 }
 
+void SslNetworks::to(torch::Dtype dtype) {
+  online_->to(dtype);
+  projector_->to(dtype);
+  if (!predictor_.is_empty()) predictor_->to(dtype);
+  if (!emaBackbone_.is_empty()) emaBackbone_->to(dtype);
+  if (!emaProjector_.is_empty()) emaProjector_->to(dtype);
+  rebindEma();
+}
+
+torch::Dtype SslNetworks::dtype() const { return online_->parameters().front().scalar_type(); }
+
 torch::Device SslNetworks::device() const { return online_->parameters().front().device(); }
 
 std::unique_ptr<RunningStatsFreeze> SslNetworks::freezeRunningStats() {

@@ -110,6 +110,10 @@ class SslNetworks {
 
   void train(bool on);
   void to(const torch::Device& device);
+  // Casts every network (online, predictor, EMA copies) to `dtype`; SslModel casts its inputs to
+  // dtype(). float64 is for exactness checks (the data-parallel equivalence test).
+  void to(torch::Dtype dtype);
+  torch::Dtype dtype() const;
   torch::Device device() const;
   const SslNetworksConfig& config() const { return cfg_; }
 

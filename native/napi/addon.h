@@ -10,6 +10,7 @@ namespace mssl::napi {
 
 struct AddonData {
   Napi::FunctionReference tensorCtor;
+  Napi::FunctionReference processGroupCtor;  // InstanceOf checks of process-group arguments
   std::unique_ptr<TorchWorker> worker;
 };
 

@@ -300,6 +300,10 @@ void visitSslConfig(V& v, SslConfig& c) {
   v.string("device", c.device);
   v.section("gradMonitor", [&](auto& s) { s.boolean("enabled", c.gradMonitor); });
   v.boolean("channelsLast", c.channelsLast);
+  v.section("dataParallel", [&](auto& s) {
+    s.boolean("syncBatchNorm", c.dataParallel.syncBatchNorm);
+    s.integer("bucketBytes", c.dataParallel.bucketBytes);
+  });
 }
 
 const char* keyUseName(KeyUse k) { return k == KeyUse::kAlways ? "always" : "ifEma"; }

@@ -159,6 +159,8 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
       c.dropLast = boolOpt(env, o, "dropLast", false, "options");
       c.shuffle = boolOpt(env, o, "shuffle", true, "options");
       c.seed = o.Has("seed") && !o.Get("seed").IsUndefined() ? seedArg(env, o.Get("seed"), "seed") : 0;
+      if (o.Has("worldSize") && !o.Get("worldSize").IsUndefined()) c.worldSize = intArg(env, o.Get("worldSize"), "worldSize", 1, 1 << 20);
+      if (o.Has("rank") && !o.Get("rank").IsUndefined()) c.rank = intArg(env, o.Get("rank"), "rank", 0, 1 << 20);
       sampler_ = std::make_unique<data::EpochSampler>(c);
       return env.Undefined();
     });

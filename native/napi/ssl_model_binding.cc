@@ -11,6 +11,7 @@
 #include "napi/errors.h"
 #include "napi/named_tensors_job.h"  // issue #12: weights for the ONNX exporter
 #include "napi/paths.h"
+#include "napi/process_group_wrap.h"
 #include "napi/registry.h"
 #include "napi/tensor_wrap.h"
 
@@ -51,6 +52,7 @@ class SslModelWrap : public Napi::ObjectWrap<SslModelWrap> {
                            InstanceMethod<&SslModelWrap::exportStateDict>("exportStateDict"),
                            InstanceMethod<&SslModelWrap::signature>("signature"),
                            InstanceMethod<&SslModelWrap::namedTensors>("namedTensors"),
+                           InstanceMethod<&SslModelWrap::setProcessGroup>("setProcessGroup"),
                            InstanceMethod<&SslModelWrap::dispose>("dispose"),
                            InstanceAccessor<&SslModelWrap::disposed>("disposed"),
                        });
@@ -95,6 +97,8 @@ class SslModelWrap : public Napi::ObjectWrap<SslModelWrap> {
       auto metrics = Napi::Object::New(env);
       for (const auto& [k, val] : result_.objectiveMetrics) metrics.Set(k, std::isnan(val) ? env.Null() : Napi::Number::New(env, val));
       o.Set("objective", metrics);
+      o.Set("communicationMs", result_.communicationMs);
+      o.Set("allReduceBytes", static_cast<double>(result_.allReduceBytes));
       return o;
     }
 
@@ -271,6 +275,31 @@ class SslModelWrap : public Napi::ObjectWrap<SslModelWrap> {
     return guarded(info.Env(), [&]() -> Napi::Value {
       const auto& r = live(info.Env());
       return submitNamedTensors(info, std::shared_ptr<SslNetworks>(r, &r->networks()));
+    });
+  }
+
+  // Joining a group broadcasts rank 0's weights: a collective, so it runs on the torch worker.
+  class ProcessGroupJob : public Job {
+   public:
+    ProcessGroupJob(std::shared_ptr<SslModel> r, std::shared_ptr<Collectives> g) : runner_(std::move(r)), g_(std::move(g)) {}
+    void execute() override { runner_->setCollectives(g_); }
+    Napi::Value result(Napi::Env env) override { return env.Undefined(); }
+
+   private:
+    std::shared_ptr<SslModel> runner_;
+    std::shared_ptr<Collectives> g_;
+  };
+
+  Napi::Value setProcessGroup(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      std::shared_ptr<Collectives> g;
+      if (info.Length() > 0 && !info[0].IsNull() && !info[0].IsUndefined()) {
+        g = processGroupArg(info[0], "processGroup");
+      }
+      auto job = std::make_unique<ProcessGroupJob>(live(info.Env()), g);
+      job->keepAlive(info.This().As<Napi::Object>());
+      if (!info[0].IsUndefined() && info[0].IsObject()) job->keepAlive(info[0].As<Napi::Object>());
+      return addonData(info.Env()).worker->submit(info.Env(), std::move(job));
     });
   }
 

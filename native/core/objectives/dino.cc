@@ -7,6 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "core/collectives.h"
 #include "core/dino_loss.h"
 #include "core/objective.h"
 
@@ -67,7 +68,15 @@ class DinoObjective : public Objective {
 
   void afterStep(const StepViews& v) override {
     torch::NoGradGuard noGrad;
-    torch::Tensor batchCenter = torch::cat(v.keys, 0).mean(0, /*keepdim=*/true).to(center_.scalar_type());
+    torch::Tensor keys = torch::cat(v.keys, 0);
+    torch::Tensor batchCenter = keys.mean(0, /*keepdim=*/true).to(center_.scalar_type());
+    if (v.dist && v.dist->worldSize() > 1) {
+      // The mean over the whole data-parallel batch (DINO all-reduces it too): equal batches per
+      // rank, so the mean of the ranks' means.
+      std::vector<torch::Tensor> sum{batchCenter.contiguous()};
+      v.dist->allReduceSum(sum);
+      batchCenter = sum[0] / v.dist->worldSize();
+    }
     center_.mul_(centerMomentum_).add_(batchCenter, 1.0 - centerMomentum_);
   }
 

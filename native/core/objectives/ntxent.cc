@@ -1,5 +1,6 @@
 // NT-Xent (SimCLR, Chen et al., 2020), and momentum NT-Xent when the networks have EMA parts
 // (design §3.1): 0.5·(ℓ(z2; k1) + ℓ(z1; k2)), the keys from the key branch.
+#include "core/collectives.h"
 #include "core/ntxent.h"
 #include "core/objective.h"
 
@@ -25,11 +26,24 @@ class NtXentObjective : public Objective {
   NtXentObjective(const ObjectiveSpec& s, const ObjectiveConfig& c) : Objective(s, c), tau_(c.get("temperature")) {}
   torch::Tensor loss(const StepViews& v) override {
     const torch::Tensor &z1 = v.online[0].z, &z2 = v.online[1].z;
+    if (v.dist && v.dist->worldSize() > 1) return gathered(*v.dist, v);
     if (v.keysFromEma) return momentumNtXent(z1, z2, v.keys[0], v.keys[1], tau_);
     return ntXentPair(z1, z2, tau_);
   }
 
  private:
+  // Negatives from every rank (design §9): online embeddings gathered with their gradient, EMA
+  // keys without; the same loss as one process over the concatenated batch.
+  torch::Tensor gathered(Collectives& c, const StepViews& v) const {
+    const torch::Tensor &z1 = v.online[0].z, &z2 = v.online[1].z;
+    const int64_t offset = c.rank() * z1.size(0);
+    torch::Tensor all1 = gatherWithGrad(c, z1), all2 = gatherWithGrad(c, z2);
+    if (!v.keysFromEma) return ntXentPairGathered(z1, z2, all1, all2, offset, tau_);
+    torch::Tensor k1 = v.keys[0].detach(), k2 = v.keys[1].detach();
+    torch::Tensor allK1 = gatherNoGrad(c, k1), allK2 = gatherNoGrad(c, k2);
+    return 0.5 * (ntXentPairGathered(z2, k1, all2, allK1, offset, tau_) + ntXentPairGathered(z1, k2, all1, allK2, offset, tau_));
+  }
+
   double tau_;
 };
 
