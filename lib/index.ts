@@ -26,3 +26,5 @@ export { exportOnnx, onnxModelBytes, ONNX_EXPORT_DEFAULTS, ONNX_INCLUDES, ONNX_O
 export type { OnnxExportOptions, OnnxInclude } from './export/onnx';
 export { evalPreprocessing } from './export/evalPreprocessing';
 export type { EvalPreprocessing } from './export/evalPreprocessing';
+export { launch, freePort, watchLauncher, workerEnv, LAUNCH_DEFAULTS, LAUNCHED_ENV } from './distributed/launcher';
+export type { LaunchOptions, LaunchResult, WorkerExit } from './distributed/launcher';
