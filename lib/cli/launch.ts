@@ -99,7 +99,8 @@ export const launchCommand: Command = {
     'then SIGKILL after --grace-seconds); the launcher exits 1 with one line naming that rank, its pid and',
     'its status or signal. SIGINT / SIGTERM to the launcher are forwarded to every worker (SIGHUP as SIGTERM),',
     'with the same SIGKILL after the grace period; a second signal SIGKILLs at once; exit 130 / 143',
-    '(pretrain workers write a checkpoint first). All workers exit 0: exit 0. The launcher exits only once no worker is left.',
+    '(pretrain workers write a checkpoint first). All workers exit 0: exit 0. Each worker is a process group of',
+    'its own: signals reach what it started, and a stopped job leaves nothing running behind it.',
   ],
   examples: [
     'momentum-ssl launch --standalone --nproc-per-node 4 -- pretrain --method simclr --steps 1000 --out run',

@@ -122,11 +122,11 @@ class LinePrefixer {
   ) {}
   push(chunk: string): void {
     let text = this.pending + chunk;
-    let nl: number;
     let out = '';
-    while ((nl = text.indexOf('\n')) >= 0) {
-      out += this.prefix + text.slice(0, nl + 1);
-      text = text.slice(nl + 1);
+    const last = text.lastIndexOf('\n');
+    if (last >= 0) {
+      for (const line of text.slice(0, last).split('\n')) out += this.prefix + line + '\n';
+      text = text.slice(last + 1);
     }
     while (text.length >= MAX_LINE) {
       out += this.prefix + text.slice(0, MAX_LINE) + '\n';
@@ -269,7 +269,7 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopping) {
       // A second signal (or one during a failure's grace period): no more waiting.
-      log(`momentum-ssl launch: ${sig} again: SIGKILL to ${live().length} worker(s)`);
+      log(`momentum-ssl launch: ${sig} ${interrupted ? 'again' : 'while stopping'}: SIGKILL to ${live().length} worker(s)`);
       killNow();
       return;
     }
@@ -338,6 +338,17 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
     if (drainTimer) clearTimeout(drainTimer);
     // Should the spawn loop itself have thrown, nothing it started may outlive the launch.
     killNow();
+    // A stopped job leaves nothing behind: what a worker spawned (and did not move to a group
+    // of its own) goes with it, even if it ignored SIGTERM and the worker has exited.
+    if (stopping && groups) {
+      for (const w of workers) {
+        try {
+          if (w.child.pid !== undefined) process.kill(-w.child.pid, 'SIGKILL');
+        } catch {
+          /* the group is empty: the usual case */
+        }
+      }
+    }
     for (const w of workers) {
       w.child.stdout?.destroy();
       w.child.stderr?.destroy();

@@ -185,6 +185,28 @@ describe('launch', () => {
     expect(await stillAlive(r.pids)).toEqual([]);
   });
 
+  test("a stopped worker's own child goes too, even one that ignores SIGTERM and holds the pipes", async () => {
+    // Rank 0 spawns a grandchild that ignores SIGTERM; rank 1 fails once that is running.
+    const ready = path.join(dir, `grandchild-${Date.now()}`);
+    const grandchild = `process.on('SIGTERM', () => {}); console.log('grandchild ' + process.pid); require('fs').writeFileSync(${JSON.stringify(ready)}, ''); setInterval(() => {}, 1000);`;
+    const code = `
+      const fs = require('fs');
+      if (process.env.RANK === '0') require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(grandchild)}], { stdio: 'inherit' });
+      else { const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(ready)})) { clearInterval(t); process.exit(3); } }, 20); }
+      setInterval(() => {}, 1000);`;
+    const r = await run(code, { graceSeconds: 5 });
+    expect(r.result.failure).toMatchObject({ rank: 1, code: 3 });
+    const g = /^\[rank 0\] grandchild (\d+)$/m.exec(r.stdout);
+    expect(g).not.toBeNull();
+    expect(await stillAlive([Number(g![1]), ...r.pids])).toEqual([]);
+    expect(r.seconds).toBeLessThan(5);
+  });
+
+  test('a line longer than 1 MiB comes out in 1 MiB pieces', async () => {
+    const r = await run(`process.stdout.write('y'.repeat(1.5 * 2 ** 20) + '\\nz');`, { nprocPerNode: 1 });
+    expect(r.stdout.split('\n').map((l) => l.length)).toEqual([9 + 2 ** 20, 9 + 2 ** 19, 9 + 1, 0]);
+  });
+
   test('a program that does not exist: a failure naming it and ENOENT', async () => {
     const r = await run('', { command: 'momentum-ssl-no-such-program', args: ['x'] });
     expect(r.result.exitCode).toBe(1);
