@@ -31,7 +31,10 @@ export interface LaunchOptions {
   stderr?: (s: string) => void;
   /** The launcher's own notices (signals, escalation); default: stderr. */
   log?: (line: string) => void;
-  /** Forward SIGINT / SIGTERM / SIGHUP of this process to the workers while they run (default true). */
+  /**
+   * Forward SIGINT / SIGTERM / SIGHUP of this process to the workers while they run, and stop them
+   * if this process's stdout or stderr breaks (EPIPE) (default true: the launcher is this process).
+   */
   forwardSignals?: boolean;
   /** Aborting stops the workers as SIGTERM to the launcher would (exit code 143). */
   signal?: AbortSignal;
@@ -51,12 +54,12 @@ export interface WorkerExit {
 }
 
 export interface LaunchResult {
-  /** 0 all succeeded, 1 a worker failed, 128 + signal when interrupted (130 SIGINT, 143 SIGTERM). */
+  /** 0 all succeeded, 1 a worker failed, 128 + signal when interrupted (130 SIGINT, 143 SIGTERM, 141 output gone). */
   exitCode: number;
   workers: WorkerExit[];
   /** The first worker that failed, and one line that says so. */
   failure?: WorkerExit & { message: string };
-  /** The signal that interrupted the launch (abort counts as SIGTERM). */
+  /** What interrupted the launch: a signal (abort counts as SIGTERM; SIGPIPE: stdout or stderr broke). */
   interrupted?: NodeJS.Signals;
   masterAddr: string;
   masterPort: number;
@@ -281,6 +284,16 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
   };
   const signals: NodeJS.Signals[] = o.forwardSignals === false ? [] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of signals) process.on(s, onSignal);
+  // Whoever read our output has gone (`launch ... | head`): as in a shell pipeline, the job ends,
+  // its workers stopped as on SIGTERM (exit 141). The listener also keeps the EPIPE from crashing
+  // the launcher, which would leave the workers running.
+  const onOutputError = () => {
+    if (stopping) return;
+    interrupted = 'SIGPIPE';
+    stop('SIGTERM');
+  };
+  const outputs = o.forwardSignals === false ? [] : [process.stdout, process.stderr];
+  for (const s of outputs) s.on('error', onOutputError);
   const onAbort = () => onSignal('SIGTERM');
   if (o.signal?.aborted) interrupted = 'SIGTERM';
   o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -333,6 +346,7 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
     }
   } finally {
     for (const s of signals) process.off(s, onSignal);
+    for (const s of outputs) s.off('error', onOutputError);
     o.signal?.removeEventListener('abort', onAbort);
     if (killTimer) clearTimeout(killTimer);
     if (drainTimer) clearTimeout(drainTimer);

@@ -206,6 +206,23 @@ describe('momentum-ssl launch', () => {
     expect(await stillAlive(pidsOf(r.stdout))).toEqual([]);
   });
 
+  test('the reader of its output gone (EPIPE, as with | head): the workers are stopped, exit 141', async () => {
+    const code = `process.on('SIGTERM', () => { process.stderr.write('got SIGTERM\\n'); process.exit(143); }); console.log('pid ' + process.pid); setInterval(() => console.log('tick'), 20);`;
+    let pids: number[] = [];
+    let closed = false;
+    const r = await cliChild(['launch', '--nproc-per-node', '2', '--', process.execPath, '-e', code], (stdout, child) => {
+      pids = pidsOf(stdout);
+      if (!closed && pids.length === 2) {
+        closed = true;
+        child.stdout!.destroy();
+      }
+    });
+    expect(r.code).toBe(141);
+    expect(r.stderr).toContain('[rank 0] got SIGTERM');
+    expect(r.stderr).toContain('[rank 1] got SIGTERM');
+    expect(await stillAlive(pids)).toEqual([]);
+  });
+
   test('a launcher killed outright (SIGKILL): its workers see their stdin end and stop', async () => {
     const lib = JSON.stringify(path.join(repoRoot, 'lib', 'distributed', 'launcher'));
     const code = `require(${JSON.stringify(TS_NODE)}); const w = require(${lib}).watchLauncher(() => process.exit(0)); console.log('pid ' + process.pid); console.log(w ? 'ready' : 'not watching'); setInterval(() => {}, 1000);`;
