@@ -294,6 +294,12 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
   };
   const outputs = o.forwardSignals === false ? [] : [process.stdout, process.stderr];
   for (const s of outputs) s.on('error', onOutputError);
+  // The launcher exiting mid-run by any path of its own (an uncaught exception, process.exit):
+  // nothing can be awaited any more, so SIGKILL, and no worker outlives it.
+  const onExit = () => {
+    for (const w of live()) send(w, 'SIGKILL');
+  };
+  process.on('exit', onExit);
   const onAbort = () => onSignal('SIGTERM');
   if (o.signal?.aborted) interrupted = 'SIGTERM';
   o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -347,6 +353,7 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
   } finally {
     for (const s of signals) process.off(s, onSignal);
     for (const s of outputs) s.off('error', onOutputError);
+    process.off('exit', onExit);
     o.signal?.removeEventListener('abort', onAbort);
     if (killTimer) clearTimeout(killTimer);
     if (drainTimer) clearTimeout(drainTimer);

@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { freePort, launch, LaunchOptions, workerEnv } from '../../../lib/distributed/launcher';
+import { libPath, runNode } from '../../helpers/child';
 import { stillAlive } from '../../helpers/pids';
 
 jest.setTimeout(30000);
@@ -205,6 +206,21 @@ describe('launch', () => {
   test('a line longer than 1 MiB comes out in 1 MiB pieces', async () => {
     const r = await run(`process.stdout.write('y'.repeat(1.5 * 2 ** 20) + '\\nz');`, { nprocPerNode: 1 });
     expect(r.stdout.split('\n').map((l) => l.length)).toEqual([9 + 2 ** 20, 9 + 2 ** 19, 9 + 1, 0]);
+  });
+
+  test('a launcher crashing mid-run (an uncaught exception in its own process) leaves no worker', async () => {
+    // The stdout sink throws on rank 0's first line, after each printed its pid on stderr; rank 1
+    // ignores SIGTERM and prints nothing more (no EPIPE to end it).
+    const worker = `process.on('SIGTERM', () => {}); console.error('pid ' + process.pid); if (process.env.RANK === '0') setTimeout(() => console.log('hello'), 300); setInterval(() => {}, 1000);`;
+    const r = runNode(
+      `require(${JSON.stringify(path.join(libPath, 'distributed', 'launcher'))}).launch({ command: process.execPath, args: ['-e', ${JSON.stringify(worker)}], nprocPerNode: 2, stdout: () => { throw new Error('sink broke'); } });`,
+      { timeoutMs: 20000 },
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/sink broke/);
+    const pids = [...r.stderr.matchAll(/^\[rank \d\] pid (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(pids).toHaveLength(2);
+    expect(await stillAlive(pids)).toEqual([]);
   });
 
   test('a program that does not exist: a failure naming it and ENOENT', async () => {
