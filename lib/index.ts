@@ -28,3 +28,5 @@ export { evalPreprocessing } from './export/evalPreprocessing';
 export type { EvalPreprocessing } from './export/evalPreprocessing';
 export { ProcessGroup, distributedDefaults, distributedFromEnv, isDistributedLaunch } from './distributed/processGroup';
 export type { ProcessGroupOptions } from './distributed/processGroup';
+export { launch, freePort, watchLauncher, workerEnv, LAUNCH_DEFAULTS, LAUNCHED_ENV } from './distributed/launcher';
+export type { LaunchOptions, LaunchResult, WorkerExit } from './distributed/launcher';

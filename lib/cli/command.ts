@@ -23,6 +23,8 @@ export interface ParsedArgs {
   values: Values;
   /** SslConfig overrides from the config file's `model:` section and --set. */
   model: DeepPartial<SslConfig>;
+  /** Everything after the first `--`, verbatim (commands with `acceptsRest` only; undefined: no `--`). */
+  rest?: string[];
 }
 
 export interface Io {
@@ -40,6 +42,10 @@ export interface Command {
   help?: string[];
   /** Accepts a `model:` section in --config and --set (pretrain-like commands). */
   acceptsModel?: boolean;
+  /** Takes a command line of its own after `--` (launch), handed over verbatim as `rest`. */
+  acceptsRest?: boolean;
+  /** Takes only --verbose and --help of the global options (no config file, no LibTorch threads). */
+  fewGlobals?: boolean;
   /** Resolves to the exit code (0 ok, 1 runtime failure, 2 usage error, 130/143 interrupted). */
   run(args: ParsedArgs, io: Io): Promise<number>;
 }

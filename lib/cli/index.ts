@@ -3,6 +3,7 @@
 // Options come from flags and/or a JSON or YAML file (--config); flags win. Exit codes: 0 ok,
 // 1 runtime failure, 2 usage error, 130/143 interrupted. Errors are one line on stderr (the stack
 // only with --verbose).
+import { watchLauncher } from '../distributed/launcher';
 import { ConfigError } from '../errors';
 import { setNumThreads } from '../runtime';
 import { Command, Io, UsageError } from './command';
@@ -12,6 +13,7 @@ import { evalCommand } from './eval';
 import { exportCommand } from './export';
 import { commandHelp, mainHelp, pkgVersion } from './help';
 import { infoCommand } from './info';
+import { launchCommand } from './launch';
 import { oneLine, parseCommand } from './options';
 import { pretrainCommand } from './pretrain';
 
@@ -22,6 +24,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   export: exportCommand,
   info: infoCommand,
   demo: demoCommand,
+  launch: launchCommand,
 });
 
 export { UsageError } from './command';
@@ -33,7 +36,9 @@ function known(): string {
 
 /** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
-  const verbose = argv.includes('--verbose');
+  // Flags after `--` are another command line's (launch), not ours.
+  const own = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  const verbose = own.includes('--verbose');
   const name = argv[0];
   const cmd: Command | undefined = name !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
   const prefix = `momentum-ssl${cmd ? ` ${cmd.name}` : ''}`;
@@ -54,7 +59,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     }
     if (!cmd) throw new UsageError(`unknown command '${name}' (commands: ${known()}; see momentum-ssl --help)`);
     const rest = argv.slice(1);
-    if (rest.includes('--help') || rest.includes('-h')) {
+    if (own.includes('--help') || own.includes('-h')) {
       io.out(commandHelp(cmd));
       return 0;
     }
@@ -75,6 +80,8 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
 }
 
 if (require.main === module) {
+  // A worker of `momentum-ssl launch` stops as on SIGTERM (checkpoint, exit 143) if its launcher dies.
+  watchLauncher(() => process.kill(process.pid, 'SIGTERM'));
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

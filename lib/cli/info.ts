@@ -15,6 +15,7 @@ export const infoCommand: Command = {
   name: 'info',
   summary: 'print runtime information: package and LibTorch versions, threads, BLAS, CUDA, addon, datasets found',
   usage: 'momentum-ssl info [--json]',
+  fewGlobals: true,
   options: [{ name: 'json', kind: 'boolean', desc: 'print as JSON' }],
   examples: ['momentum-ssl info'],
   async run(p, io) {

@@ -19,7 +19,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
 
 /** The global options a command takes (commands without a config file take only these two). */
 export function globalOptionsOf(cmd: Command): OptionSpec[] {
-  return cmd.name === 'info' ? GLOBAL_OPTIONS.filter((o) => o.name === 'verbose' || o.name === 'help') : GLOBAL_OPTIONS;
+  return cmd.fewGlobals ? GLOBAL_OPTIONS.filter((o) => o.name === 'verbose' || o.name === 'help') : GLOBAL_OPTIONS;
 }
 
 export const DATA_OPTIONS: OptionSpec[] = [
@@ -125,6 +125,10 @@ export function setPath(target: Record<string, unknown>, dotted: string, value: 
 
 /** Parses a command's argv: flags over its --config file, --set onto the model section. */
 export function parseCommand(spec: Command, argv: string[]): ParsedArgs {
+  // A command line after `--` belongs to the command (launch runs it), not to this parser.
+  const dashes = spec.acceptsRest ? argv.indexOf('--') : -1;
+  const rest = dashes >= 0 ? argv.slice(dashes + 1) : undefined;
+  if (dashes >= 0) argv = argv.slice(0, dashes);
   const all = [...spec.options, ...globalOptionsOf(spec)];
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const o of all) options[o.name] = { type: o.kind === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
@@ -182,7 +186,7 @@ export function parseCommand(spec: Command, argv: string[]): ParsedArgs {
     }
     setPath(model, s.slice(0, eq), v);
   }
-  return { values, model: model as ParsedArgs['model'] };
+  return { values, model: model as ParsedArgs['model'], ...(spec.acceptsRest ? { rest } : {}) };
 }
 
 /** --ema: none | full | projector | a comma list of parts. */
