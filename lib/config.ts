@@ -90,6 +90,8 @@ export interface SslConfig {
    * rounding; checkpoints and exports are NCHW either way.
    */
   channelsLast: boolean;
+  /** Parameter dtype; 'float64' for exactness checks (it is several times slower). */
+  dtype: 'float32' | 'float64';
   /** Read only when the model joins a process group (SslModel.setProcessGroup; design §9). */
   dataParallel: {
     /**

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -247,6 +248,13 @@ DistributedConfig distributedConfigFromEnv(bool* found) {
   if (const char* a = std::getenv("MASTER_ADDR"); a && *a) c.masterAddr = a;
   c.masterPort = envInt("MASTER_PORT", c.masterPort);
   if (const char* i = std::getenv("GLOO_SOCKET_IFNAME"); i && *i) c.interface = i;
+  // `momentum-ssl launch --rdzv-timeout S`.
+  if (const char* t = std::getenv("MOMENTUM_SSL_RDZV_TIMEOUT"); t && *t) {
+    char* end = nullptr;
+    const double s = std::strtod(t, &end);
+    if (*end != '\0' || !(s > 0 && s < 1e9)) throw std::invalid_argument(std::string("MOMENTUM_SSL_RDZV_TIMEOUT must be a positive number of seconds, got '") + t + "'");
+    c.connectTimeoutMs = std::max<int64_t>(1, static_cast<int64_t>(s * 1000));
+  }
   if (found) *found = any;
   return c;
 }

@@ -48,6 +48,7 @@ void SslConfig::validate() const {
   if (device != "cpu" && device.rfind("cuda", 0) != 0) throw std::invalid_argument("device must be 'cpu' or 'cuda[:N]', got '" + device + "'");
   augment.validate(networks.backbone.inChannels);
   dataParallel.validate();
+  if (dtype != "float32" && dtype != "float64") throw std::invalid_argument("dtype must be 'float32' or 'float64', got '" + dtype + "'");
 }
 
 SslModel::SslModel(const SslConfig& cfg) : cfg_(cfg), device_(torch::kCPU) {
@@ -59,6 +60,7 @@ SslModel::SslModel(const SslConfig& cfg) : cfg_(cfg), device_(torch::kCPU) {
   torch::manual_seed(cfg_.seed);
   networks_ = std::make_unique<SslNetworks>(cfg_.networks);
   networks_->to(device_);
+  if (cfg_.dtype == "float64") networks_->to(torch::kDouble);
   if (cfg_.channelsLast) setModelMemoryFormat(*networks_, true);
   networks_->train(true);
   augmenter_ = std::make_unique<BatchAugmenter>(cfg_.augment, augmentSeed(0));

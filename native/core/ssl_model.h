@@ -41,6 +41,8 @@ struct SslConfig {
   // NHWC convolutions in training, the key branch and embed (oneDNN's preferred layout; measured
   // faster on CPU, README benchmarks); checkpoints and exports stay NCHW.
   bool channelsLast = true;
+  // Parameter dtype: "float32", or "float64" for exactness checks (e.g. data-parallel equivalence).
+  std::string dtype = "float32";
   DataParallelConfig dataParallel;
   // Every check that needs no data, naming the field, the value and the allowed values.
   void validate() const;

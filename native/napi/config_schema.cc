@@ -300,6 +300,7 @@ void visitSslConfig(V& v, SslConfig& c) {
   v.string("device", c.device);
   v.section("gradMonitor", [&](auto& s) { s.boolean("enabled", c.gradMonitor); });
   v.boolean("channelsLast", c.channelsLast);
+  v.string("dtype", c.dtype);
   v.section("dataParallel", [&](auto& s) {
     s.boolean("syncBatchNorm", c.dataParallel.syncBatchNorm);
     s.integer("bucketBytes", c.dataParallel.bucketBytes);

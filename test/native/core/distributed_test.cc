@@ -173,6 +173,7 @@ SslConfig equivalenceConfig(const std::string& objective, std::vector<std::strin
   c.lr = 0.05;
   c.seed = 5;
   c.dataParallel.syncBatchNorm = true;
+  c.dtype = "float64";
   return c;
 }
 
@@ -204,14 +205,12 @@ void checkEquivalent(const std::string& objective, std::vector<std::string> ema)
   // process) moves this tiny model's loss by 1e-5 to 1e-3 within 3 steps, so float32 cannot show
   // equivalence to 1e-5; in float64 the ranks agree with one process to ~1e-13.
   SslModel single(cfg);
-  single.networks().to(torch::kDouble);
   Trace ref = trace(single, batches, index);
   std::vector<Trace> ranks(2);
   // Built here, one after the other: model init draws from LibTorch's global generator.
   std::vector<std::unique_ptr<SslModel>> models;
   for (int r = 0; r < 2; ++r) {
     models.push_back(std::make_unique<SslModel>(cfg));
-    models.back()->networks().to(torch::kDouble);
   }
   onRanks(2, [&](int r, Collectives& c) {
     SslModel& m = *models[r];
