@@ -100,3 +100,39 @@ describe('EpochSampler', () => {
     expect(() => s.setState({ epoch: 1 } as never)).toThrow('state.position is required');
   });
 });
+
+describe('EpochSampler sharded by rank (DistributedSampler semantics)', () => {
+  it('gives each rank every W-th sample, so batch b of all ranks is batch b of one process at W x B', () => {
+    const W = 3;
+    const B = 4;
+    const single = new EpochSampler(50, { batchSize: B * W, dropLast: true, seed: 7 });
+    const ranks = Array.from({ length: W }, (_, r) => new EpochSampler(50, { batchSize: B, dropLast: true, seed: 7, rank: r, worldSize: W }));
+    // floor(floor(50 / 3) / 4) = 4 = floor(50 / 12)
+    expect(ranks.map((s) => s.batchesPerEpoch)).toEqual([4, 4, 4]);
+    expect(single.batchesPerEpoch).toBe(4);
+    for (let epochNo = 0; epochNo < 2; epochNo++) {
+      for (let b = 0; b < 4; b++) {
+        const whole = num(single.next()).sort((x, y) => x - y);
+        const parts = ranks.map((s) => num(s.next()));
+        parts.forEach((p) => expect(p).toHaveLength(B));
+        expect(parts.flat().sort((x, y) => x - y)).toEqual(whole);
+      }
+    }
+    expect(ranks.map((s) => s.epoch)).toEqual([2, 2, 2]);
+  });
+
+  it('resumes a rank exactly from its state', () => {
+    const a = new EpochSampler(40, { batchSize: 4, dropLast: true, seed: 1, rank: 1, worldSize: 2 });
+    a.next();
+    const state = a.state();
+    const expected = num(a.next());
+    const b = new EpochSampler(40, { batchSize: 4, dropLast: true, seed: 1, rank: 1, worldSize: 2 });
+    b.setState(state);
+    expect(num(b.next())).toEqual(expected);
+  });
+
+  it('rejects a rank outside the world and a sharded sampler without dropLast', () => {
+    expect(thrown(() => new EpochSampler(40, { batchSize: 4, dropLast: true, rank: 2, worldSize: 2 })).message).toContain('sampler rank must be in [0, worldSize = 2), got 2');
+    expect(thrown(() => new EpochSampler(40, { batchSize: 4, rank: 0, worldSize: 2 })).message).toContain('needs dropLast');
+  });
+});
