@@ -110,7 +110,8 @@ function isCheckout() {
 function buildFromSource({ force = false, prebuildFallback = false } = {}) {
   let torch = resolveLibTorch();
   if (!torch.ok && canApt()) {
-    aptInstall(['libtorch-dev', BLAS_PACKAGE]);
+    // libgloo-dev: the headers of c10d's CPU backend (data-parallel training, design §9).
+    aptInstall(['libtorch-dev', 'libgloo-dev', BLAS_PACKAGE]);
     torch = resolveLibTorch();
   }
   if (!torch.ok) {

@@ -239,9 +239,9 @@ describe('momentum-ssl launch', () => {
   });
 });
 
-// The README snippet names the flags the command has.
-test('docs/launch-readme-snippet.md uses only real flags', () => {
-  const text = fs.readFileSync(path.join(repoRoot, 'docs', 'launch-readme-snippet.md'), 'utf8');
+// The README's launch examples name the flags the command has.
+test('README.md launch examples use only real flags', () => {
+  const text = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
   const flags = new Set([...text.matchAll(/momentum-ssl launch ([^\n`]*?) -- /g)].flatMap((m) => [...m[1].matchAll(/--([a-z-]+)/g)].map((g) => g[1])));
   expect(flags.size).toBeGreaterThan(3);
   const known = ['standalone', 'nproc-per-node', 'nnodes', 'node-rank', 'master-addr', 'master-port', 'rdzv-timeout', 'grace-seconds'];
