@@ -40,6 +40,13 @@ export interface AugmentConfig {
   localSize: number;
   /** Crop area fraction [min, max] of the local crops. */
   localScale: [number, number];
+  /**
+   * Each sample's augmentation drawn from its own stream keyed by (seed, step, sample index,
+   * view) rather than the batch's sequential stream: the same whichever batch position or
+   * data-parallel rank the sample lands on (so N ranks × B equal one process × N·B). Training
+   * steps then need sample indices (the Trainer passes them).
+   */
+  perSample: boolean;
 }
 
 let defaults: Readonly<AugmentConfig> | null = null;

@@ -108,7 +108,7 @@ export interface NativeNegativeQueue {
 
 // --- augment (native/napi/augment_binding.cc) ---
 /** The augment config in its JS shape (lib/augment.ts AugmentConfig), resolved natively. */
-export type NativeAugmentConfig = Record<string, number | number[] | null>;
+export type NativeAugmentConfig = Record<string, number | number[] | boolean | null>;
 
 export interface NativeAugmenter {
   apply(batch: NativeTensor): Promise<NativeTensor>;

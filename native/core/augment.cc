@@ -344,7 +344,7 @@ at::Tensor gaussianBlur(const at::Tensor& x, const at::Tensor& sigma, int64_t ke
 // Augmenter
 
 BatchAugmenter::BatchAugmenter(AugmentConfig cfg, uint64_t seed)
-    : cfg_(std::move(cfg)), gen_(at::make_generator<at::CPUGeneratorImpl>(seed)) {
+    : cfg_(std::move(cfg)), seed_(seed), gen_(at::make_generator<at::CPUGeneratorImpl>(seed)) {
   cfg_.validate(0);
 }
 
@@ -359,9 +359,47 @@ void BatchAugmenter::checkInput(const at::Tensor& x, const char* name) {
   if (x.size(2) < 1 || x.size(3) < 1) throw std::invalid_argument(n + " must have H, W >= 1, got " + std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)));
 }
 
+int64_t BatchAugmenter::drawsPerSample() { return kDraws; }
+
+namespace {
+// splitmix64's finaliser: a bijective mix, so distinct keys give independent-looking streams.
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+at::Tensor BatchAugmenter::keyedDraws(const at::Tensor& keys, int64_t step, int64_t view) const {
+  if (!keys.defined() || keys.scalar_type() != at::kLong || keys.dim() != 1) {
+    throw std::invalid_argument("augment.perSample: needs the batch's sample indices (int64 [B]) with every step");
+  }
+  at::Tensor k = keys.to(at::kCPU).contiguous();
+  const int64_t B = k.size(0);
+  at::Tensor u = at::empty({B, kDraws}, at::TensorOptions().dtype(at::kDouble));
+  const int64_t* kp = k.data_ptr<int64_t>();
+  double* up = u.data_ptr<double>();
+  const uint64_t base = mix64(mix64(mix64(seed_ ^ 0x6A09E667F3BCC909ULL) ^ static_cast<uint64_t>(step)) ^ static_cast<uint64_t>(view));
+  for (int64_t b = 0; b < B; ++b) {
+    const uint64_t h = mix64(base ^ static_cast<uint64_t>(kp[b]));
+    for (int64_t j = 0; j < kDraws; ++j) {
+      // The top 53 bits as a double in [0, 1).
+      up[b * kDraws + j] = static_cast<double>(mix64(h + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(j + 1)) >> 11) * 0x1.0p-53;
+    }
+  }
+  return u;
+}
+
 AugmentParams BatchAugmenter::sample(int64_t B, int64_t H, int64_t W, bool local) {
   // One draw for everything, fixed width: the stream position after a call depends only on B.
-  at::Tensor u = at::rand({B, kDraws}, gen_, at::TensorOptions().dtype(at::kDouble));
+  return paramsFrom(at::rand({B, kDraws}, gen_, at::TensorOptions().dtype(at::kDouble)), H, W, local);
+}
+
+AugmentParams BatchAugmenter::paramsFrom(const at::Tensor& u, int64_t H, int64_t W, bool local) const {
+  if (u.dim() != 2 || u.size(1) != kDraws || u.scalar_type() != at::kDouble) {
+    throw std::invalid_argument("augment: uniforms must be float64 [B, " + std::to_string(kDraws) + "]");
+  }
+  const int64_t B = u.size(0);
   const double area = static_cast<double>(H * W);
   const double Hd = static_cast<double>(H), Wd = static_cast<double>(W);
 
@@ -499,6 +537,22 @@ std::vector<at::Tensor> BatchAugmenter::views(const at::Tensor& batch, int64_t g
   std::vector<at::Tensor> out;
   for (int64_t i = 0; i < globalViews; ++i) out.push_back((*this)(batch));
   for (int64_t i = 0; i < cfg_.localCrops; ++i) out.push_back(local(batch));
+  return out;
+}
+
+std::vector<at::Tensor> BatchAugmenter::views(const at::Tensor& batch, int64_t globalViews, const at::Tensor& keys, int64_t step) {
+  if (!cfg_.perSample) return views(batch, globalViews);
+  checkInput(batch);
+  cfg_.validate(batch.size(1));
+  if (!keys.defined() || keys.dim() != 1 || keys.size(0) != batch.size(0)) {
+    throw std::invalid_argument("augment.perSample: needs the batch's sample indices (int64 [B]) with every step");
+  }
+  std::vector<at::Tensor> out;
+  const int64_t H = batch.size(2), W = batch.size(3);
+  for (int64_t i = 0; i < globalViews + cfg_.localCrops; ++i) {
+    const bool isLocal = i >= globalViews;
+    out.push_back(apply(batch, paramsFrom(keyedDraws(keys, step, i), H, W, isLocal)));
+  }
   return out;
 }
 

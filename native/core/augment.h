@@ -46,6 +46,11 @@ struct AugmentConfig {
   int64_t localCrops = 0;
   int64_t localSize = 0;                                    // 0 = auto: 3/7 of outSize (DINO's 96/224), >= 4
   double localScaleMin = 0.05, localScaleMax = 0.4;
+  // Each sample's random parameters drawn from its own counter-based stream keyed by (seed, step,
+  // sample index, view) instead of the batch's sequential stream: a sample is augmented the same
+  // whichever batch, position or data-parallel rank it lands on (design §6, §9). Needs sample
+  // indices with every training step.
+  bool perSample = false;
 
   // Throws std::invalid_argument (mean/std length) or std::out_of_range (a value), naming the
   // field and what is allowed. channels = 0 checks what can be checked without the data.
@@ -81,11 +86,19 @@ class BatchAugmenter {
   at::Tensor local(const at::Tensor& uint8Batch);
   // The views of one training step: `globalViews` views, then config().localCrops local crops.
   std::vector<at::Tensor> views(const at::Tensor& uint8Batch, int64_t globalViews = 2);
+  // The same with config().perSample: `sampleKeys` int64 [B] (dataset indices) and `step` key
+  // each sample's draws; the sequential stream is not used (nor advanced).
+  std::vector<at::Tensor> views(const at::Tensor& uint8Batch, int64_t globalViews, const at::Tensor& sampleKeys, int64_t step);
 
   // The two halves of operator(), exposed so that tests (and callers that want to log or replay
   // parameters) can use a known set of parameters.
   // `local` draws a local crop (localScaleMin..Max, localSize) instead of a global view.
   AugmentParams sample(int64_t batch, int64_t height, int64_t width, bool local = false);
+  // Parameters from given uniforms u [B, drawsPerSample()] (float64 in [0, 1)).
+  AugmentParams paramsFrom(const at::Tensor& u, int64_t height, int64_t width, bool local) const;
+  static int64_t drawsPerSample();
+  // The uniforms of perSample mode: a pure function of (seed, step, view, key, column).
+  at::Tensor keyedDraws(const at::Tensor& sampleKeys, int64_t step, int64_t view) const;
   at::Tensor apply(const at::Tensor& uint8Batch, const AugmentParams& params) const;
 
   // Generator state for checkpoints/resume (uint8 tensor, LibTorch's CPU generator format).
@@ -100,6 +113,7 @@ class BatchAugmenter {
 
  private:
   AugmentConfig cfg_;
+  uint64_t seed_;
   at::Generator gen_;
 };
 

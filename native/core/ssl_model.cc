@@ -83,7 +83,8 @@ void SslModel::setCollectives(std::shared_ptr<Collectives> c) {
   dist_ = std::move(c);
   buckets_.reset();
   buffers_.clear();
-  augmenter_ = std::make_unique<BatchAugmenter>(cfg_.augment, augmentSeed(dist_ ? dist_->rank() : 0));
+  // Per-sample streams are keyed by sample, not rank: every rank keeps rank 0's seed.
+  augmenter_ = std::make_unique<BatchAugmenter>(cfg_.augment, augmentSeed(dist_ && !cfg_.augment.perSample ? dist_->rank() : 0));
   if (!dist_ || dist_->worldSize() == 1) return;
   std::vector<std::shared_ptr<torch::nn::Module>> modules = {networks_->backbone().ptr(), networks_->projector().ptr()};
   for (auto* m : {&networks_->predictor(), &networks_->emaProjector()}) {
@@ -124,6 +125,9 @@ void SslModel::checkBatch(const torch::Tensor& batch, const torch::Tensor& sampl
     // Checked before the step changes anything (the queue would only see them after the update).
     if (sampleIndex.numel() > 0 && sampleIndex.lt(0).any().item<bool>()) throw std::out_of_range("sampleIndex: values must be dataset indices >= 0");
   }
+  if (cfg_.augment.perSample && !sampleIndex.defined()) {
+    throw std::invalid_argument("sampleIndex: augment.perSample keys each sample's augmentation by its dataset index; pass the batch's sample indices");
+  }
   objective_->checkStep(batch, sampleIndex);
 }
 
@@ -160,7 +164,7 @@ StepResult SslModel::step(const torch::Tensor& batchIn, const torch::Tensor& sam
   SyncBatchNormScope syncBn(parallel && cfg_.dataParallel.syncBatchNorm ? dist_.get() : nullptr);
   torch::Tensor batch = batchIn.to(device_, /*non_blocking=*/true);
   torch::Tensor index = sampleIndexIn.defined() ? sampleIndexIn.to(device_) : torch::Tensor();
-  std::vector<torch::Tensor> x = augmenter_->views(batch, 2);
+  std::vector<torch::Tensor> x = augmenter_->views(batch, 2, index, step_);
   mark(kAugment);
 
   StepViews v = forwardViews(x, index);

@@ -254,6 +254,7 @@ void visitAugment(V& v, AugmentConfig& a) {
   v.integer("localCrops", a.localCrops);
   v.integer("localSize", a.localSize);
   v.pair("localScale", a.localScaleMin, a.localScaleMax);
+  v.boolean("perSample", a.perSample);
 }
 
 // The whole SslConfig, in the order the TS interface declares it.

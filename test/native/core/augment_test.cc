@@ -417,3 +417,27 @@ MSSL_TEST(augment_rejects_bad_inputs_and_config) {
   expectInvalid([&] { BatchAugmenter(cfg([](AugmentConfig& c) { c.mean = {0.5, 0.5}; }), 0); }, "mean");
   expectInvalid([&] { cfg([](AugmentConfig& c) { c.std = {0.5}; }).validate(3); }, "std");
 }
+
+// augment.perSample: a sample's views are a function of (seed, step, sample index, view) only.
+MSSL_TEST(augment_per_sample_streams_do_not_depend_on_batch_position) {
+  AugmentConfig cfg;
+  cfg.outSize = 12;
+  cfg.perSample = true;
+  torch::manual_seed(4);
+  torch::Tensor x = torch::randint(0, 256, {3, 3, 16, 16}, torch::kLong).to(torch::kByte);
+  torch::Tensor keys = torch::tensor({5, 9, 2}, torch::kLong);
+  BatchAugmenter a(cfg, 7), b(cfg, 7);
+  auto va = a.views(x, 2, keys, 3);
+  torch::Tensor perm = torch::tensor({2, 0, 1}, torch::kLong);
+  auto vb = b.views(x.index_select(0, perm), 2, keys.index_select(0, perm), 3);
+  for (int v = 0; v < 2; ++v) CHECK(va[v].index_select(0, perm).equal(vb[v]));
+  // The two views of a sample differ, and so do the same view at another step.
+  CHECK(!va[0].equal(va[1]));
+  CHECK(!a.views(x, 2, keys, 4)[0].equal(va[0]));
+  // The draws are uniform on [0, 1): mean and spread of many of them.
+  torch::Tensor u = a.keyedDraws(torch::arange(4000, torch::kLong), 0, 0);
+  CHECK(u.min().item<double>() >= 0 && u.max().item<double>() < 1);
+  CHECK_CLOSE(u.mean().item<double>(), 0.5, 0.01);
+  CHECK_CLOSE(u.var().item<double>(), 1.0 / 12, 0.005);
+  CHECK(mssl_test::throwsAs<std::invalid_argument>([&] { a.views(x, 2, torch::Tensor(), 0); }, "perSample"));
+}

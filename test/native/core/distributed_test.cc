@@ -154,8 +154,6 @@ MSSL_TEST(distributed_gradient_buckets_average_over_ranks_across_bucket_boundari
 
 namespace {
 
-// Identity augmentation (full crop, no flips or colour), so a sample's views do not depend on
-// which rank or batch position augments it.
 SslConfig equivalenceConfig(const std::string& objective, std::vector<std::string> ema) {
   SslConfig c;
   c.networks.backbone.width = 0.125;
@@ -165,10 +163,10 @@ SslConfig equivalenceConfig(const std::string& objective, std::vector<std::strin
   c.objective.name = objective;
   if (objective == "byol") c.networks.predictorHidden = 16;
   if (objective == "infonce") c.objective.options["queueSize"] = 24;
+  // The full augmentation, keyed by sample (augment.perSample): a sample's views do not depend
+  // on which rank or batch position it lands on.
   c.augment.outSize = 12;
-  c.augment.scaleMin = c.augment.scaleMax = 1.0;
-  c.augment.ratioMin = c.augment.ratioMax = 1.0;
-  c.augment.flipP = c.augment.jitterP = c.augment.grayscaleP = c.augment.blurP = c.augment.solarizeP = 0;
+  c.augment.perSample = true;
   c.totalSteps = 3;
   c.lr = 0.05;
   c.seed = 5;
@@ -253,7 +251,7 @@ MSSL_TEST(distributed_two_ranks_equal_one_process_with_the_whole_batch) {
 MSSL_TEST(distributed_local_batch_norm_keeps_parameters_identical_across_ranks) {
   SslConfig cfg = equivalenceConfig("ntxent", {"projector"});
   cfg.dataParallel.syncBatchNorm = false;
-  cfg.augment = SslConfig::defaultAugment();  // each rank its own augmentation stream
+  cfg.augment.perSample = false;  // each rank its own augmentation stream
   cfg.augment.outSize = 12;
   std::vector<std::vector<torch::Tensor>> params(2);
   std::vector<std::unique_ptr<SslModel>> models;
@@ -265,7 +263,7 @@ MSSL_TEST(distributed_local_batch_norm_keeps_parameters_identical_across_ranks) 
   onRanks(2, [&](int r, Collectives& c) {
     SslModel& m = *models[r];
     m.setCollectives(std::shared_ptr<Collectives>(&c, [](Collectives*) {}));
-    for (int s = 0; s < 3; ++s) m.step(data[r][s], torch::Tensor());
+    for (int s = 0; s < 3; ++s) m.step(data[r][s], torch::Tensor());  // no sample indices: the stream
     for (const auto& p : m.networks().trainableParameters()) params[r].push_back(p.detach().clone());
   });
   for (size_t i = 0; i < params[0].size(); ++i) {
