@@ -157,6 +157,12 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   }
 
  private:
+  // Every call holds this object alive until its job settles.
+  static Napi::Value submit(const Napi::CallbackInfo& info, std::unique_ptr<Job> job) {
+    job->keepAlive(info.This().As<Napi::Object>());
+    return addonData(info.Env()).worker->submit(info.Env(), std::move(job));
+  }
+
   Napi::Value connect(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       if (slot_->group) throwTypeError(info.Env(), "the process group is already connected");
@@ -166,8 +172,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
         device = info[0].As<Napi::String>().Utf8Value();
       }
       auto job = std::make_unique<ConnectJob>(slot_, device);
-      job->keepAlive(info.This().As<Napi::Object>());
-      return addonData(info.Env()).worker->submit(info.Env(), std::move(job));
+      return submit(info, std::move(job));
     });
   }
 
@@ -175,16 +180,14 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
     return guarded(info.Env(), [&]() -> Napi::Value {
       if (!info[0].IsString()) throwTypeError(info.Env(), "allGatherStrings: expected a string");
       auto job = std::make_unique<StringsJob>(group(info.Env()), info[0].As<Napi::String>().Utf8Value());
-      job->keepAlive(info.This().As<Napi::Object>());
-      return addonData(info.Env()).worker->submit(info.Env(), std::move(job));
+      return submit(info, std::move(job));
     });
   }
 
   Napi::Value barrier(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       auto job = std::make_unique<VoidJob>(group(info.Env()), VoidJob::kBarrier);
-      job->keepAlive(info.This().As<Napi::Object>());
-      return addonData(info.Env()).worker->submit(info.Env(), std::move(job));
+      return submit(info, std::move(job));
     });
   }
 
@@ -192,8 +195,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
     return guarded(info.Env(), [&]() -> Napi::Value {
       if (!info[0].IsBoolean()) throwTypeError(info.Env(), "anyTrue: expected a boolean");
       auto job = std::make_unique<AnyJob>(group(info.Env()), info[0].As<Napi::Boolean>().Value());
-      job->keepAlive(info.This().As<Napi::Object>());
-      return addonData(info.Env()).worker->submit(info.Env(), std::move(job));
+      return submit(info, std::move(job));
     });
   }
 
@@ -208,8 +210,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
       auto g = std::move(slot_->group);
       slot_->group.reset();
       auto job = std::make_unique<VoidJob>(g, VoidJob::kShutdown);
-      job->keepAlive(info.This().As<Napi::Object>());
-      return addonData(info.Env()).worker->submit(info.Env(), std::move(job));
+      return submit(info, std::move(job));
     });
   }
 

@@ -16,6 +16,7 @@
 #include "core/ntxent.h"
 #include "core/ssl_model.h"
 #include "core/sync_batch_norm.h"
+#include "tiny_config.h"
 
 using namespace mssl;
 
@@ -155,14 +156,7 @@ MSSL_TEST(distributed_gradient_buckets_average_over_ranks_across_bucket_boundari
 namespace {
 
 SslConfig equivalenceConfig(const std::string& objective, std::vector<std::string> ema) {
-  SslConfig c;
-  c.networks.backbone.width = 0.125;
-  c.networks.projectorHidden = 32;
-  c.networks.projectorOut = 16;
-  c.networks.emaParts = std::move(ema);
-  c.objective.name = objective;
-  if (objective == "byol") c.networks.predictorHidden = 16;
-  if (objective == "infonce") c.objective.options["queueSize"] = 24;
+  SslConfig c = mssl_test::tinyNetworks(objective, std::move(ema), 24);
   // The full augmentation, keyed by sample (augment.perSample): a sample's views do not depend
   // on which rank or batch position it lands on.
   c.augment.outSize = 12;

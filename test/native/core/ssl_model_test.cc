@@ -9,6 +9,7 @@
 #include "check.h"
 #include "core/checkpoint.h"
 #include "core/ssl_model.h"
+#include "tiny_config.h"
 
 using namespace mssl;
 
@@ -17,20 +18,12 @@ namespace {
 // A tiny model and a fixed synthetic dataset: 16 images of 4 classes (a bright square whose
 // position is the class) with noise, so that views of one image share structure to learn.
 SslConfig tiny(const std::string& objective, std::vector<std::string> ema) {
-  SslConfig c;
-  c.networks.backbone.width = 0.125;
-  c.networks.projectorHidden = 32;
-  c.networks.projectorOut = 16;
-  c.networks.emaParts = std::move(ema);
-  c.objective.name = objective;
+  SslConfig c = mssl_test::tinyNetworks(objective, std::move(ema), 32);
   c.augment.outSize = 16;
   c.augment.scaleMin = 0.5;
   c.totalSteps = 30;
   c.lr = 0.05;
   c.seed = 3;
-  if (objective == "byol" || objective == "simsiam") c.networks.predictorHidden = 16;
-  if (objective == "simsiam") c.networks.projectorLastBn = true;
-  if (objective == "infonce") c.objective.options["queueSize"] = 32;
   if (objective == "dino") {
     c.networks.prototypes = 64;
     c.augment.localCrops = 2;
