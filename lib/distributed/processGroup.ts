@@ -82,7 +82,7 @@ export class ProcessGroup {
    * same ConfigError on every rank, naming the first field that differs and the ranks' values.
    */
   async agree(what: string, fields: Record<string, unknown>): Promise<void> {
-    const mine = JSON.stringify(Object.entries(fields).map(([k, v]) => [k, JSON.stringify(v) ?? 'undefined']));
+    const mine = JSON.stringify(flatten(fields, '').map(([k, v]) => [k, JSON.stringify(v) ?? 'undefined']));
     const all = (await this.allGatherStrings(mine)).map((s) => JSON.parse(s) as [string, string][]);
     const ref = all[0];
     for (let r = 1; r < all.length; r++) {
@@ -114,6 +114,13 @@ export class ProcessGroup {
   shutdown(): Promise<void> {
     return this.native.shutdown();
   }
+}
+
+/** Nested plain objects as dotted leaf fields (arrays are leaves), so a difference names its field. */
+function flatten(o: Record<string, unknown>, prefix: string): [string, unknown][] {
+  return Object.entries(o).flatMap(([k, v]) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? flatten(v as Record<string, unknown>, `${prefix}${k}.`) : [[`${prefix}${k}`, v] as [string, unknown]],
+  );
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

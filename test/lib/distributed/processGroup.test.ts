@@ -58,11 +58,11 @@ describe('ProcessGroup (c10d Gloo, loopback)', () => {
 
   it('names the first field that differs between ranks, on every rank', async () => {
     const port = await freePort();
-    const body = `await pg.agree('the test config', { batchSize: 8, lr: pg.rank === 0 ? 0.1 : 0.2, steps: 5 });`;
+    const body = `await pg.agree('the test config', { batchSize: 8, model: { optimizer: { lr: pg.rank === 0 ? 0.1 : 0.2 }, ema: { parts: ['projector'] } }, steps: 5 });`;
     const outs = await Promise.all([0, 1].map((r) => rank(worker(body), env(r, 2, port))));
     for (const o of outs) {
       expect(o.code).toBe(3);
-      expect(o.stderr).toContain('distributed: the test config differs between ranks: lr is 0.1 on rank 0 but 0.2 on rank 1');
+      expect(o.stderr).toContain('distributed: the test config differs between ranks: model.optimizer.lr is 0.1 on rank 0 but 0.2 on rank 1');
     }
   });
 

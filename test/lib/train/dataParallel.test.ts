@@ -134,6 +134,21 @@ describe('data-parallel pretrain (launch, 2 ranks, loopback)', () => {
     for (const [step, loss] of a) expect([step, b.get(step)]).toEqual([step, loss]);
   });
 
+  it('fails every rank naming the field when the ranks disagree (dataset size, config)', async () => {
+    const port = String(await freePort());
+    const runs = await Promise.all(
+      [0, 1].map((r) =>
+        cli([...pretrainArgs(path.join(dir, `disagree-${r}`), 4), '--subset', r === 0 ? '512' : '480', ...(r === 1 ? ['--lr', '0.2'] : [])], {
+          env: { RANK: String(r), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port },
+        }),
+      ),
+    );
+    for (const run of runs) {
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toMatch(/distributed: the training configuration differs between ranks: (datasetSize is 512 on rank 0 but 480 on rank 1|model\.optimizer\.lr is [\d.]+ on rank 0 but 0\.2 on rank 1)/);
+    }
+  });
+
   it('refuses to resume with another world size, naming both', async () => {
     const out = path.join(dir, 'plain');
     const r = await cli(pretrainArgs(out, 6, ['--resume']));
