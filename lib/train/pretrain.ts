@@ -15,7 +15,7 @@ import { setNumThreads } from '../runtime';
 import type { ProgressMode } from './progress';
 import { checkMethod, createModel, runConfig, RunConfigOptions } from './runConfig';
 import { acquireRunLock, RunLock } from './lock';
-import { checkResumable, RunInfo, writeRunInfo } from './runInfo';
+import { checkResumable, readRunInfo, RunInfo, writeRunInfo } from './runInfo';
 import { DEFAULT_TRAINER_CONFIG, FitResult, StepEvent, totalSteps, Trainer, TrainingWarning } from './trainer';
 
 export interface PretrainOptions extends RunConfigOptions {
@@ -155,7 +155,7 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
       };
       // Half-written files of a killed run (the Trainer cleans its own: checkpoint, metrics).
       if (main) for (const f of [paths.runInfo, path.join(o.outDir, 'backbone.pt')]) fs.rmSync(`${f}.tmp`, { force: true });
-      if (main && o.resume && fs.existsSync(paths.checkpoint)) checkResumable(paths.runInfo, info);
+      if (main && o.resume && fs.existsSync(paths.checkpoint)) checkResumable(paths.runInfo, resharded(paths.runInfo, info));
       if (main) writeRunInfo(paths.runInfo, info);
       else delete paths.runInfo;
     }
@@ -203,6 +203,22 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
     if (ownsData) data.dispose();
     throw e;
   }
+}
+
+/**
+ * The run description to compare a resume against: with augment.perSample a run may continue
+ * on another number of processes at the same global batch (design §9), so then the old world
+ * size and per-process batch stand in for the new ones.
+ */
+function resharded(file: string, next: RunInfo): RunInfo {
+  if (!fs.existsSync(file) || !next.config.augment.perSample) return next;
+  const prev = readRunInfo(file);
+  const [pw, nw] = [prev.worldSize ?? 1, next.worldSize ?? 1];
+  if (pw === nw || prev.batchSize * pw !== next.batchSize * nw) return next;
+  const out: RunInfo = { ...next, batchSize: prev.batchSize };
+  if (prev.worldSize === undefined) delete out.worldSize;
+  else out.worldSize = prev.worldSize;
+  return out;
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -298,7 +298,17 @@ export class Trainer extends EventEmitter {
     if (pg && c.resume) await pg.agree('the checkpoint to resume', { [`${c.checkpointPath} exists`]: found });
     if (found) {
       const extra = parseExtra(await this.model.load(c.checkpointPath!), c.checkpointPath!);
-      if (extra.batchSize !== undefined && extra.batchSize !== c.batchSize) {
+      const wasWorld = extra.worldSize ?? 1;
+      if (wasWorld !== world) {
+        // Re-sharding (the native load allowed it: augment.perSample): the sampler position counts
+        // global batches, so the global batch must stay what it was.
+        if (extra.batchSize === undefined || extra.batchSize * wasWorld !== c.batchSize * world) {
+          throw new RangeError(
+            `cannot resume ${c.checkpointPath}: it was written by ${wasWorld} process(es) x batch ${extra.batchSize ?? '?'}, this run is ${world} x ${c.batchSize}; ` +
+              `a different number of processes must keep the global batch (${extra.batchSize !== undefined ? extra.batchSize * wasWorld : '?'})`,
+          );
+        }
+      } else if (extra.batchSize !== undefined && extra.batchSize !== c.batchSize) {
         throw new RangeError(`cannot resume ${c.checkpointPath}: it was written with batch size ${extra.batchSize}, this run uses ${c.batchSize}`);
       }
       sampler.setState(extra.sampler);

@@ -133,16 +133,19 @@ std::string loadCheckpoint(SslModel& ssl, const std::string& path) {
   c10::IValue step;
   if (!root.try_read("step", step) || !step.isInt()) throw std::invalid_argument("checkpoint: missing 'step'");
   // Each rank resumes its own augmentation stream, so only the same number of processes resumes
-  // exactly (checkpoints from before data parallelism are single-process ones).
+  // exactly — unless the augmentation is keyed by sample (perSample), which no rank's stream
+  // holds: then any world size continues the run (the trainer checks the global batch).
+  // Checkpoints from before data parallelism are single-process ones.
   c10::IValue worldIv;
   const int64_t written = root.try_read("worldSize", worldIv) && worldIv.isInt() ? worldIv.toInt() : 1;
   const int64_t world = ssl.collectives() ? ssl.collectives()->worldSize() : 1;
-  if (written != world) {
+  if (written != world && !ssl.config().augment.perSample) {
     throw std::invalid_argument("checkpoint: '" + path + "' was written by a run of " + std::to_string(written) + " process(es); this run has " +
-                                std::to_string(world) + ": resume with the same world size (each rank resumes its own augmentation stream)");
+                                std::to_string(world) + ": resume with the same world size (each rank resumes its own augmentation stream), or train with augment.perSample");
   }
   torch::Tensor rngRanks;
-  if (world > 1 && (!root.try_read("augmentRngRanks", rngRanks) || rngRanks.dim() != 2 || rngRanks.size(0) != world)) {
+  const bool perRank = world > 1 && written == world;
+  if (perRank && (!root.try_read("augmentRngRanks", rngRanks) || rngRanks.dim() != 2 || rngRanks.size(0) != world)) {
     throw std::invalid_argument("checkpoint: '" + path + "' lacks the per-rank augmentation state of a " + std::to_string(world) + "-process run");
   }
   const std::string extra = readString(root, "extra");
@@ -161,7 +164,7 @@ std::string loadCheckpoint(SslModel& ssl, const std::string& path) {
   ssl.optimizer().load(opt);
   torch::Tensor rng;
   if (!root.try_read("augmentRng", rng)) throw std::invalid_argument("checkpoint: missing section 'augmentRng'");
-  ssl.augmenter().setGeneratorState(world > 1 ? rngRanks[ssl.collectives()->rank()].contiguous() : rng);
+  ssl.augmenter().setGeneratorState(perRank ? rngRanks[ssl.collectives()->rank()].contiguous() : rng);
   torch::serialize::InputArchive oa;
   if (!root.try_read("objective", oa)) throw std::invalid_argument("checkpoint: missing section 'objective'");
   std::vector<std::pair<std::string, torch::Tensor>> state = ssl.objective().state();

@@ -24,8 +24,8 @@ interface Run {
 }
 
 // Tiny and quick: a width-1/16 ResNet-18 on 32-image batches of a 512-image Fashion-MNIST subset.
-function pretrainArgs(out: string, steps: number, extra: string[] = []): string[] {
-  return ['pretrain', '--dataset', 'fashion-mnist', '--subset', '512', '--steps', String(steps), '--batch-size', '16', '--width', '0.0625', '--checkpoint-every', '2', '--progress', 'none', '--out', out, ...extra];
+function pretrainArgs(out: string, steps: number, extra: string[] = [], batch = 16): string[] {
+  return ['pretrain', '--dataset', 'fashion-mnist', '--subset', '512', '--steps', String(steps), '--batch-size', String(batch), '--width', '0.0625', '--checkpoint-every', '2', '--progress', 'none', '--out', out, ...extra];
 }
 
 function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; poll?: (child: ReturnType<typeof spawn>) => void; timeoutMs?: number; wrap?: string[] } = {}): Promise<Run> {
@@ -149,8 +149,36 @@ describe('data-parallel pretrain (launch, 2 ranks, loopback)', () => {
     }
   });
 
-  it('refuses to resume with another world size, naming both', async () => {
-    const out = path.join(dir, 'plain');
+  it('with augment.perSample, a 2-rank run stopped by Ctrl-C continues on 1 process at the same global batch', async () => {
+    // float64 and SyncBN: one process at 2B is then the same computation as 2 ranks at B.
+    const exact = ['--set', 'augment.perSample=true', '--set', 'dtype=float64', '--sync-bn'];
+    const whole = path.join(dir, 'reshard-whole');
+    expect((await cli(['launch', '--standalone', '--nproc-per-node', '2', '--', ...pretrainArgs(whole, 8, exact)])).code).toBe(0);
+    const cut = path.join(dir, 'reshard-cut');
+    let stopped = false;
+    const r = await cli(['launch', '--standalone', '--nproc-per-node', '2', '--', ...pretrainArgs(cut, 8, exact)], {
+      poll: (child) => {
+        if (stopped || !fs.existsSync(path.join(cut, 'metrics.jsonl')) || !losses(cut).has(3)) return;
+        stopped = true;
+        child.kill('SIGINT');
+      },
+    });
+    expect(r.code).toBe(130);
+    const at = Math.max(...losses(cut).keys());
+    expect(at).toBeLessThan(8);
+    const resumed = await cli(pretrainArgs(cut, 8, [...exact, '--resume'], 32));
+    expect(resumed.stderr).toBe('');
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toContain(`resumed at ${at}`);
+    const a = losses(whole);
+    const b = losses(cut);
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    for (const [step, loss] of a) expect(Math.abs(Number(b.get(step)) - Number(loss)) / Number(loss)).toBeLessThan(1e-9);
+  });
+
+  it('refuses to resume with another world size (without perSample), naming the setting', async () => {
+    const out = path.join(dir, 'refuse');
+    expect((await cli(['launch', '--standalone', '--nproc-per-node', '2', '--', ...pretrainArgs(out, 2)])).code).toBe(0);
     const r = await cli(pretrainArgs(out, 6, ['--resume']));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/different settings: .*worldSize/);
