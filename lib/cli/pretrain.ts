@@ -165,6 +165,9 @@ export const pretrainCommand: Command = {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
+    // Training is the only collective part: leave the group now, so no rank waits in the closing
+    // barrier while rank 0 exports and evaluates.
+    await group?.shutdown();
     if (group && !group.isMain) {
       // Rank 0 writes the run's files and reports; the others only train.
       try {
@@ -173,7 +176,6 @@ export const pretrainCommand: Command = {
         return fit.aborted ? signalExit || 130 : 0;
       } finally {
         result.dispose();
-        await group.shutdown();
       }
     }
     try {
@@ -217,7 +219,6 @@ export const pretrainCommand: Command = {
       return 0;
     } finally {
       result.dispose();
-      await group?.shutdown();
     }
   },
 };
