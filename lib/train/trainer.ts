@@ -5,9 +5,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { ImageDataset } from '../data/dataset';
 import type { EpochSampler, SamplerState } from '../data/sampler';
-import type { SslModel, StepResult } from '../model';
+import type { ProbeResult, SslModel, StepResult } from '../model';
 import { ioError } from '../errors';
 import { disposeAll } from '../tensor';
+import type { Tensor } from '../tensor';
 import { ProgressReporter, ProgressMode } from './progress';
 
 export interface TrainerConfig {
@@ -42,6 +43,15 @@ export interface TrainerConfig {
   /** Stop after this many optimizer steps in total (for budgets and tests). */
   maxSteps?: number;
   signal?: AbortSignal;
+  /**
+   * Gradient probe (design §5): after every `every`-th step, model.probe(images) on this fixed
+   * batch, emitted as a 'probe' event and logged as a metrics line of type 'probe'.
+   */
+  probe?: { images: Tensor; every: number };
+}
+
+export interface ProbeEvent extends ProbeResult {
+  step: number;
 }
 
 export const DEFAULT_TRAINER_CONFIG: TrainerConfig = {
@@ -303,6 +313,11 @@ export class Trainer extends EventEmitter {
         const ev: StepEvent = { ...r, epoch, batch: position };
         this.emit('step', ev);
         metrics?.write(JSON.stringify({ type: 'step', time: Date.now(), ...ev }) + '\n');
+        if (c.probe && step % c.probe.every === 0) {
+          const pe: ProbeEvent = { step, ...(await this.model.probe(c.probe.images)) };
+          this.emit('probe', pe);
+          metrics?.write(JSON.stringify({ type: 'probe', time: Date.now(), ...pe }) + '\n');
+        }
         progress.update(step, r.loss);
         const warning = chance.observe(r);
         if (warning) this.emit('warning', warning);

@@ -34,7 +34,7 @@ void MlpImpl::reset() {
   if (cfg_.prototypes > 0) protos = register_module("prototypes", nn::Linear(nn::LinearOptions(cfg_.outDim, cfg_.prototypes).bias(false)));
 }
 
-torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+torch::Tensor MlpImpl::forward(const torch::Tensor& x, std::vector<torch::Tensor>* stageOut) {
   if (!x.defined() || x.dim() != 2 || x.size(1) != cfg_.inDim) {
     std::ostringstream os;
     os << "mlp input must be a 2-d tensor [B, " << cfg_.inDim << "]; got ";
@@ -46,12 +46,16 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
     throw std::invalid_argument("mlp input batch must have >= 2 rows in training mode (BatchNorm); got " +
                                 std::to_string(x.size(0)));
   }
-  auto h = fc2->forward(relu->forward(bn1->forward(fc1->forward(x))));
+  auto h = relu->forward(bn1->forward(fc1->forward(x)));
+  if (stageOut) stageOut->push_back(h);
+  h = fc2->forward(h);
   if (bnOut) h = bnOut->forward(h);
+  if (stageOut) stageOut->push_back(h);
   if (protos) {
     // Unit-length rows on both sides: the logits are cosines between bottleneck and prototypes.
     auto unit = [](const torch::Tensor& t) { return t / t.norm(2, 1, true).clamp_min(1e-12); };
     h = torch::nn::functional::linear(unit(h), unit(protos->weight));
+    if (stageOut) stageOut->push_back(h);
   }
   return h;
 }
