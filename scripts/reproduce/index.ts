@@ -24,6 +24,7 @@ import { openDataset, seededSubset } from '../../lib/data/open';
 import { evaluateRepresentation } from '../../lib/eval/representation';
 import { pretrain } from '../../lib/train/pretrain';
 import { evaluateClaims, renderClaimsMarkdown } from './claims';
+import { LONG_CLAIMS } from './longClaims';
 import { renderReport, renderTable } from './report';
 import { Budget, LONG_SIZING, ModeName, MODES, RunResult, seedsOf, Variant, VARIANTS } from './variants';
 
@@ -274,7 +275,8 @@ async function main(): Promise<void> {
     const results = done.filter(inMode);
     if (results.length === 0) throw new Error(`no ${mode}-mode results of ${budget.steps} steps in ${resultsFile} for these configurations and seeds; run without --report-only first`);
     const table = renderTable(results);
-    const claims = evaluateClaims(results);
+    // The long mode asks its own questions (longClaims.ts) and says 'undecided' where a test decides neither way.
+    const claims = mode === 'long' ? evaluateClaims(results, LONG_CLAIMS, { undecided: true }) : evaluateClaims(results);
     const claimsMd = renderClaimsMarkdown(claims);
     if (!quiet) console.log(`\n${table}\n\n${claimsMd}\n`);
     const meta = runMeta(mode, budget, commit, variants);
