@@ -26,7 +26,7 @@ import { pretrain } from '../../lib/train/pretrain';
 import { evaluateClaims, renderClaimsMarkdown } from './claims';
 import { LONG_CLAIMS } from './longClaims';
 import { renderReport, renderTable } from './report';
-import { Budget, LONG_SIZING, ModeName, MODES, RunResult, seedsOf, Variant, VARIANTS } from './variants';
+import { Budget, LONG_SIZING, ModeName, MODES, runOrder, RunResult, seedsOf, Variant, VARIANTS } from './variants';
 
 function readResults(file: string): RunResult[] {
   if (!fs.existsSync(file)) return [];
@@ -156,12 +156,6 @@ async function runOne(v: Variant, seed: number, mode: string, b: Budget, outDir:
   }
 }
 
-/** The (configuration, seed) pairs of a budget, seed-major: every configuration's seed 0 first. */
-export function runOrder(variants: readonly Variant[], budget: Budget): Array<{ v: Variant; seed: number }> {
-  const seeds = [...new Set(variants.flatMap((v) => seedsOf(budget, v.id)))].sort((x, y) => x - y);
-  return seeds.flatMap((seed) => variants.filter((v) => seedsOf(budget, v.id).includes(seed)).map((v) => ({ v, seed })));
-}
-
 /** Runs every (configuration, seed) not in `done`, appending each to results.jsonl; returns how many ran. */
 async function runMissing(variants: Variant[], mode: string, budget: Budget, outDir: string, done: RunResult[], afterRun: (executed: number) => Promise<void>): Promise<number> {
   const test = await openDataset('fashion-mnist', 'test');
@@ -257,7 +251,8 @@ async function main(): Promise<void> {
   const only = values.only?.split(',').map((id) => id.trim());
   const unknown = only?.filter((id) => !VARIANTS.some((v) => v.id === id)) ?? [];
   if (unknown.length) throw new Error(`--only: unknown configuration ${unknown.join(', ')}; known: ${VARIANTS.map((v) => v.id).join(', ')}`);
-  const ofMode = budget.variants ? VARIANTS.filter((v) => budget.variants!.includes(v.id)) : VARIANTS;
+  // In the mode's own order (the long mode: SimCLR and SimSiam before MoCo v2 and BYOL).
+  const ofMode = budget.variants ? budget.variants.map((id) => VARIANTS.find((v) => v.id === id)!) : VARIANTS;
   const variants = only ? ofMode.filter((v) => only.includes(v.id)) : ofMode;
   if (variants.length === 0) throw new Error(`--only: none of ${only!.join(', ')} is a configuration of the ${mode} mode (${ofMode.map((v) => v.id).join(', ')})`);
   if (values.threads) setNumThreads(Number(values.threads));

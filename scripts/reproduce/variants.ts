@@ -73,6 +73,12 @@ export function seedsOf(b: Budget, variant: string): number[] {
   return b.seedsFor?.[variant] ?? b.seeds;
 }
 
+/** The (configuration, seed) pairs of a budget, seed-major: every configuration's seed 0 first. */
+export function runOrder(variants: readonly Variant[], budget: Budget): Array<{ v: Variant; seed: number }> {
+  const seeds = [...new Set(variants.flatMap((v) => seedsOf(budget, v.id)))].sort((x, y) => x - y);
+  return seeds.flatMap((seed) => variants.filter((v) => seedsOf(budget, v.id).includes(seed)).map((v) => ({ v, seed })));
+}
+
 export const MODES: Record<ModeName, Budget> = {
   // A few minutes here: one seed, a few steps per configuration: checks the pipeline end to end,
   // with enough steps for gradient windows after the first (the steady CV needs them).
