@@ -99,7 +99,7 @@ interface EvalSets {
   probe?: Tensor;
 }
 
-async function runOne(v: Variant, seed: number, mode: string, b: Budget, outDir: string, sets: EvalSets): Promise<RunResult> {
+async function runOne(v: Variant, seed: number, mode: string, b: Budget, outDir: string, sets: EvalSets, commit: string): Promise<RunResult> {
   const started = Date.now();
   const times: { total: number[]; key: number[]; forward: number[] } = { total: [], key: [], forward: [] };
   let lastLoss = NaN;
@@ -150,6 +150,7 @@ async function runOne(v: Variant, seed: number, mode: string, b: Budget, outDir:
       evalMs: ev.learned.ms,
       resumed: r.fit.resumedFrom !== undefined,
       wallSeconds: (Date.now() - started) / 1000,
+      commit,
     };
   } finally {
     r.dispose();
@@ -157,7 +158,7 @@ async function runOne(v: Variant, seed: number, mode: string, b: Budget, outDir:
 }
 
 /** Runs every (configuration, seed) not in `done`, appending each to results.jsonl; returns how many ran. */
-async function runMissing(variants: Variant[], mode: string, budget: Budget, outDir: string, done: RunResult[], afterRun: (executed: number) => Promise<void>): Promise<number> {
+async function runMissing(variants: Variant[], mode: string, budget: Budget, outDir: string, done: RunResult[], commit: string, afterRun: (executed: number) => Promise<void>): Promise<number> {
   const test = await openDataset('fashion-mnist', 'test');
   const fullTrain = await openDataset('fashion-mnist', 'train');
   const pick = (d: typeof test, n: number, seed: number) => (n > 0 && n < d.length ? d.subset(seededSubset(d.length, n, seed)) : d);
@@ -172,7 +173,7 @@ async function runMissing(variants: Variant[], mode: string, budget: Budget, out
   try {
     for (const [i, { v, seed }] of order.entries()) {
       if (done.some((r) => r.variant === v.id && r.seed === seed)) continue;
-      const r = await runOne(v, seed, mode, budget, outDir, sets);
+      const r = await runOne(v, seed, mode, budget, outDir, sets, commit);
       fs.appendFileSync(path.join(outDir, 'results.jsonl'), JSON.stringify(r) + '\n');
       done.push(r);
       executed++;
@@ -274,7 +275,9 @@ async function main(): Promise<void> {
     const claims = mode === 'long' ? evaluateClaims(results, LONG_CLAIMS, { undecided: true }) : evaluateClaims(results);
     const claimsMd = renderClaimsMarkdown(claims);
     if (!quiet) console.log(`\n${table}\n\n${claimsMd}\n`);
-    const meta = runMeta(mode, budget, commit, variants);
+    // The commit of the code that rendered, and of the code that produced the runs (recorded per run since #16).
+    const runCommits = [...new Set(results.map((r) => r.commit ?? 'unrecorded'))];
+    const meta = runMeta(mode, budget, runCommits.length === 1 && runCommits[0] === commit ? commit : `${commit} (rendering); runs: ${runCommits.join(', ')}`, variants);
     const wall = results.map((r) => r.wallSeconds).filter((x): x is number => x !== undefined);
     if (wall.length) meta['run wall time (recorded runs)'] = `${(wall.reduce((a, x) => a + x, 0) / 60).toFixed(0)} min over ${wall.length} runs`;
     const planned = variants.reduce((n, v) => n + seedsOf(budget, v.id).length, 0);
@@ -288,7 +291,7 @@ async function main(): Promise<void> {
     write(path.join(outDir, 'summary.json'), JSON.stringify({ meta, variants: VARIANTS, claims, results }, null, 2));
     write(path.join(outDir, 'claims.md'), claimsMd + '\n');
   };
-  const executed = values['report-only'] ? 0 : await runMissing(variants, mode, budget, outDir, done, (n) => render(n, true));
+  const executed = values['report-only'] ? 0 : await runMissing(variants, mode, budget, outDir, done, commit, (n) => render(n, true));
   await render(executed, false);
   const reportPath = path.join(outDir, 'report.html');
   console.log(`report: ${reportPath}`);

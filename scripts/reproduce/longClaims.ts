@@ -22,7 +22,7 @@ const STAT_LABEL: Record<GradStat, string> = {
   relchange: 'step-to-step relative change of ‖∂L/∂h‖',
   probe: '1 − probe cosine (direction change between probes)',
 };
-const SCOPE_LABEL: Record<Scope, string> = { training: 'over training (windows after the first)', steady: 'steady state (last window; probes: last 5)' };
+const SCOPE_LABEL: Record<Scope, string> = { training: 'over training (windows after the first; probes: all)', steady: 'steady state (last window; probes: last 5)' };
 
 type Series = Array<number | null>;
 const finiteMean = (xs: readonly (number | null)[]): number => {

@@ -131,6 +131,8 @@ export interface RunResult {
   resumed: boolean;
   /** Seconds this run took in its last invocation (absent in results from before it was recorded). */
   wallSeconds?: number;
+  /** `git rev-parse HEAD` of the code that ran it (absent before #16). */
+  commit?: string;
 }
 
 /** How the long mode's budget was sized (summary.json meta.sizing). */
