@@ -1,8 +1,11 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
 import type { BlockGradStats } from '../../../lib';
 import { PART_NAMES } from '../../../lib/config';
-import { evaluateClaims, renderClaimsMarkdown } from '../../../scripts/reproduce/claims';
+import { ClaimResult, evaluateClaims, renderClaimsMarkdown } from '../../../scripts/reproduce/claims';
 import { blockStat, depthRho, fluctuationReduction, LONG_CLAIMS, partStat } from '../../../scripts/reproduce/longClaims';
-import type { RunResult } from '../../../scripts/reproduce/variants';
+import { MODES, RunResult } from '../../../scripts/reproduce/variants';
 import { fakeRun } from '../../helpers/reproduceRuns';
 
 const NAMES = ['stem', 'layer1.0', 'layer1.1', 'layer2.0', 'layer2.1', 'layer3.0', 'layer3.1', 'layer4.0', 'layer4.1', 'projector.0', 'projector.1'];
@@ -155,3 +158,31 @@ describe('long-mode claims', () => {
 function mean5(f: (seed: number) => number): number {
   return [0, 1, 2, 3, 4].reduce((a, s) => a + f(s), 0) / 5;
 }
+
+describe('committed long results (docs/results/long)', () => {
+  const root = path.join(__dirname, '../../..');
+  const dir = path.join(root, 'docs/results/long');
+  let summary: { meta: Record<string, string>; claims: ClaimResult[]; results: RunResult[] };
+  beforeAll(() => {
+    summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+  });
+
+  it('are long-mode runs with the command, commit and machine, one results.jsonl line each', () => {
+    expect(summary.meta.mode).toBe('long');
+    expect(summary.meta.command).toMatch(/^npm run reproduce -- --long/);
+    expect(summary.meta.commit).toMatch(/[0-9a-f]{40}/);
+    expect(summary.meta.machine).toMatch(/cores/);
+    const lines = fs.readFileSync(path.join(dir, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RunResult);
+    expect(lines).toEqual(summary.results);
+    for (const r of lines) {
+      expect([r.mode, r.steps]).toEqual(['long', MODES.long.steps]);
+      expect(r.gradBlocks!.map((b) => b.block)).toEqual(NAMES);
+      expect(r.probes!.length).toBe(MODES.long.steps / MODES.long.probeEvery);
+    }
+  });
+
+  it('carry the claims their runs give, and claims.md is their table', () => {
+    expect(summary.claims).toEqual(JSON.parse(JSON.stringify(evaluateClaims(summary.results, LONG_CLAIMS, { undecided: true }))));
+    expect(fs.readFileSync(path.join(dir, 'claims.md'), 'utf8').trim()).toBe(renderClaimsMarkdown(summary.claims));
+  });
+});
