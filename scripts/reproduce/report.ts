@@ -102,8 +102,10 @@ export async function renderReport(results: RunResult[], meta: Record<string, st
       return s === undefined ? undefined : 100 * s;
     }),
   });
+  // The partial-EMA sweep only where its runs exist (the long mode has none).
+  const hasSweep = results.some((r) => /^(first|last)-\d$/.test(r.variant));
   const sweeps = await Promise.all(
-    (['kNN', 'linear'] as const).map((name) => {
+    (hasSweep ? (['kNN', 'linear'] as const) : []).map((name) => {
       const metric = name === 'kNN' ? knn : linear;
       const base = byId('simclr');
       return lineChart(`${name} top-1 % by number of EMA parts k (${seedNote})`, 'k', [
@@ -162,7 +164,7 @@ export async function renderReport(results: RunResult[], meta: Record<string, st
         if (ids.length === 0) return Promise.resolve('');
         const names = byId(ids[0])[0].gradBlocks!.map((b) => b.block);
         return lineChart(
-          `${label} by block over training (windows after the first), ${method}: mean over seeds; x = block, 0 = stem … ${names.length - 1} = ${names[names.length - 1]}`,
+          `${label} by block over training (${stat === 'probe' ? 'all probes' : 'windows after the first'}), ${method}: mean over seeds; x = block, 0 = stem … ${names.length - 1} = ${names[names.length - 1]}`,
           'block (forward order)',
           ids.map((id, i) => {
             const per = byId(id)
