@@ -138,7 +138,7 @@ export interface RunResult {
 /** How the long mode's budget was sized (summary.json meta.sizing). */
 export const LONG_SIZING =
   'ms/step at batch 128, 2 threads, this machine alone (the committed 300-step run): SimCLR 347, + full EMA 486, + projector EMA 374, MoCo v2 495; ' +
-  'SimSiam/BYOL measured under contention as CPU ms/step within 5 % of their SimCLR counterparts (SimSiam 656/914/639 vs SimCLR 655/851/620; BYOL 836/597). ' +
+  'SimSiam/BYOL measured under contention as CPU ms/step within 8 % of their SimCLR counterparts (SimSiam 656/914/639 vs SimCLR 655/851/620; BYOL 836/597 vs MoCo 813). ' +
   'Sum over the 39 runs: about 16.4 s per step index; evaluation on the full splits about 45 s per run alone (73 s measured under contention: features 58 s, kNN 7 s, linear 8 s). ' +
   '3000 steps: 13.7 h training + 0.5 h evaluation + probes and checkpoints = about 14.4 h, over the 14 h limit; ' +
   '2800 steps x 128 (6 epochs of 60k, 9.3x the 300-step budget): about 13.5 h, the largest round budget that fits.';
