@@ -5,7 +5,7 @@ export { NativeLoadError, explainLoadFailure } from './native';
 export { ConfigError } from './errors';
 export type { DType, Device, RuntimeInfo, MemoryInfo, LoadFailureReason } from './native';
 export { SslModel } from './model';
-export type { StepResult, ProbeResult, ModelSummary, ForwardCounts, PhaseName } from './model';
+export type { StepResult, GradBlocks, ProbeResult, ModelSummary, ForwardCounts, PhaseName } from './model';
 export { defaultSslConfig, objectives, objectiveDefaults, PART_NAMES, mergeConfig, resolveSslConfig } from './config';
 export type { SslConfig, BackboneConfig, ProjectorConfig, EmaConfig, EmaParts, ObjectiveConfig, ObjectiveName, OptimizerConfig, PartName, DeepPartial } from './config';
 export type { NativeObjectiveSpec as ObjectiveSpec } from './native';

@@ -23,6 +23,13 @@ export interface StepResult {
    * nulls when config.gradMonitor is off.
    */
   gradRms: (number | null)[];
+  /**
+   * Per block (design §5): the stem, every residual block (layer1.0 … layer4.N), each projector
+   * stage (projector.0 …), in forward order: ‖∂L/∂h_k‖² summed over both views and numel(h_k).
+   * A part's output is its last block's, so gradRms[b] = sqrt(sumsq/numel) of that block.
+   * null when config.gradMonitor is off.
+   */
+  gradBlocks: GradBlocks | null;
   /** The objective's own figures of this step (DINO: teacherTemperature, teacherEntropy); {} for most. */
   objective: Record<string, number | null>;
   /**
@@ -34,11 +41,20 @@ export interface StepResult {
   allReduceBytes: number;
 }
 
+export interface GradBlocks {
+  /** ModelSummary.gradBlocks. */
+  names: string[];
+  sumsq: (number | null)[];
+  numel: (number | null)[];
+}
+
 /** Gradients on a fixed probe batch (design §5): rms per part and the cosine with the previous probe. */
 export interface ProbeResult {
   rms: (number | null)[];
   /** null on the first probe. */
   cosine: (number | null)[];
+  /** The same per block (ModelSummary.gradBlocks order). */
+  blocks: { names: string[]; rms: (number | null)[]; cosine: (number | null)[] };
 }
 
 export interface ModelSummary {
@@ -47,6 +63,8 @@ export interface ModelSummary {
   numEmaParameters: number;
   emaParts: string[];
   featureDim: number;
+  /** Names of the gradient monitor's blocks (design §5): stem, layer1.0, …, projector.0, …. */
+  gradBlocks: string[];
   device: string;
   objective: string;
   /** The config as the core resolved it (every default filled in, EMA parts as a list). */

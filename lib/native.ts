@@ -57,6 +57,7 @@ export interface NativeStepResult {
   step: number;
   ms: Record<string, number>;
   gradRms: (number | null)[];
+  gradBlocks: { names: string[]; sumsq: (number | null)[]; numel: (number | null)[] } | null;
   objective: Record<string, number | null>;
   communicationMs: number;
   allReduceBytes: number;
@@ -77,8 +78,8 @@ export interface NativeProcessGroup {
 export interface NativeSslModel {
   step(images: NativeTensor, sampleIndex?: NativeTensor): Promise<NativeStepResult>;
   embed(images: NativeTensor): Promise<NativeTensor>;
-  probe(images: NativeTensor): Promise<{ rms: (number | null)[]; cosine: (number | null)[] }>;
-  summary(): { step: number; numParameters: number; numEmaParameters: number; emaParts: string[]; featureDim: number; device: string; objective: string; config: object };
+  probe(images: NativeTensor): Promise<{ rms: (number | null)[]; cosine: (number | null)[]; blocks: { names: string[]; rms: (number | null)[]; cosine: (number | null)[] } }>;
+  summary(): { step: number; numParameters: number; numEmaParameters: number; emaParts: string[]; featureDim: number; gradBlocks: string[]; device: string; objective: string; config: object };
   forwardCounts(): { online: number[]; key: number[] };
   resetForwardCounts(): Promise<void>;
   save(path: string, extra?: string): Promise<string>;

@@ -1,4 +1,4 @@
 export { GradMonitor } from './gradMonitor';
-export type { PartGradStats } from './gradMonitor';
+export type { PartGradStats, BlockGradStats, WindowStats } from './gradMonitor';
 export { pairedDifference, studentTCdf, studentTQuantile } from './stats';
 export type { PairedDifference } from './stats';

@@ -1,5 +1,5 @@
 export { Trainer, DEFAULT_TRAINER_CONFIG, totalSteps } from './trainer';
-export type { TrainerConfig, StepEvent, FitResult, TrainingWarning } from './trainer';
+export type { TrainerConfig, StepEvent, ProbeEvent, FitResult, TrainingWarning } from './trainer';
 export { acquireRunLock, LockedError, LOCK_FILE } from './lock';
 export type { RunLock } from './lock';
 export { ProgressReporter } from './progress';

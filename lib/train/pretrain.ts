@@ -16,7 +16,8 @@ import type { ProgressMode } from './progress';
 import { checkMethod, createModel, runConfig, RunConfigOptions } from './runConfig';
 import { acquireRunLock, RunLock } from './lock';
 import { checkResumable, readRunInfo, RunInfo, writeRunInfo } from './runInfo';
-import { DEFAULT_TRAINER_CONFIG, FitResult, StepEvent, totalSteps, Trainer, TrainingWarning } from './trainer';
+import type { Tensor } from '../tensor';
+import { DEFAULT_TRAINER_CONFIG, FitResult, ProbeEvent, StepEvent, totalSteps, Trainer, TrainingWarning } from './trainer';
 
 export interface PretrainOptions extends RunConfigOptions {
   /** A name from DATASET_NAMES, a folder path, or an ImageDataset you own (not disposed here). */
@@ -42,6 +43,9 @@ export interface PretrainOptions extends RunConfigOptions {
   threads?: number;
   signal?: AbortSignal;
   onStep?: (event: StepEvent) => void;
+  /** Gradient probe every N steps on a fixed batch (the Trainer's probe; logged in metrics.jsonl). */
+  probe?: { images: Tensor; every: number };
+  onProbe?: (event: ProbeEvent) => void;
   /** Divergence warnings (loss at chance level, exploding gradients): training goes on. */
   onWarning?: (warning: TrainingWarning) => void;
   /**
@@ -53,7 +57,7 @@ export interface PretrainOptions extends RunConfigOptions {
 }
 
 /** The recipe's own defaults; the loop's (epochs, batch size, seed, ...) are the Trainer's. */
-export const PRETRAIN_DEFAULTS: Readonly<Omit<PretrainOptions, 'model' | 'ema' | 'methodOptions' | 'outDir' | 'steps' | 'threads' | 'signal' | 'onStep' | 'onWarning' | 'dataDir' | 'processGroup'>> =
+export const PRETRAIN_DEFAULTS: Readonly<Omit<PretrainOptions, 'model' | 'ema' | 'methodOptions' | 'outDir' | 'steps' | 'threads' | 'signal' | 'onStep' | 'onWarning' | 'dataDir' | 'processGroup' | 'probe' | 'onProbe'>> =
   Object.freeze({
     dataset: 'fashion-mnist',
     method: 'simclr',
@@ -102,6 +106,7 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
   checkInt('checkpointEvery', o.checkpointEvery, 0);
   checkInt('keepCheckpoints', o.keepCheckpoints, 1);
   if (o.steps !== undefined) checkInt('steps', o.steps, 1);
+  if (o.probe !== undefined) checkInt('probe.every', o.probe.every, 1);
   if (o.threads !== undefined) setNumThreads(checkInt('threads', o.threads, 1));
   checkMethod(o.method);
   if (o.resume && !o.outDir) throw new ConfigError('resume needs outDir (the folder holding checkpoint.pt)');
@@ -174,12 +179,14 @@ export async function pretrain(options: Partial<PretrainOptions> & Pick<Pretrain
       progress: o.progress,
       signal: o.signal,
       processGroup: o.processGroup,
+      ...(o.probe ? { probe: o.probe } : {}),
     });
     const history: StepRecord[] = [];
     trainer.on('step', (ev: StepEvent) => {
       history.push({ step: ev.step, loss: ev.loss, lr: ev.lr, momentum: ev.momentum });
       o.onStep?.(ev);
     });
+    trainer.on('probe', (ev: ProbeEvent) => o.onProbe?.(ev));
     trainer.on('warning', (w: TrainingWarning) => o.onWarning?.(w));
     const fit = await trainer.fit();
     const m = model;

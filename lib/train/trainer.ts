@@ -6,9 +6,10 @@ import * as path from 'path';
 import type { ImageDataset } from '../data/dataset';
 import type { EpochSampler, SamplerState } from '../data/sampler';
 import type { ProcessGroup } from '../distributed/processGroup';
-import type { SslModel, StepResult } from '../model';
+import type { ProbeResult, SslModel, StepResult } from '../model';
 import { ioError } from '../errors';
 import { disposeAll } from '../tensor';
+import type { Tensor } from '../tensor';
 import { ProgressReporter, ProgressMode } from './progress';
 
 export interface TrainerConfig {
@@ -44,12 +45,21 @@ export interface TrainerConfig {
   maxSteps?: number;
   signal?: AbortSignal;
   /**
+   * Gradient probe (design §5): after every `every`-th step, model.probe(images) on this fixed
+   * batch, emitted as a 'probe' event and logged as a metrics line of type 'probe'.
+   */
+  probe?: { images: Tensor; every: number };
+  /**
    * Data-parallel training (design §9): every rank runs fit() with the same config; batchSize is
    * per rank (the global batch is batchSize × worldSize), each rank takes its DistributedSampler
    * share of every epoch, rank 0 alone writes checkpoints, metrics and progress, and an abort on
    * any rank stops every rank after the same step.
    */
   processGroup?: ProcessGroup;
+}
+
+export interface ProbeEvent extends ProbeResult {
+  step: number;
 }
 
 export const DEFAULT_TRAINER_CONFIG: TrainerConfig = {
@@ -349,6 +359,11 @@ export class Trainer extends EventEmitter {
         const ev: StepEvent = { ...r, epoch, batch: position };
         this.emit('step', ev);
         metrics?.write(JSON.stringify({ type: 'step', time: Date.now(), ...ev }) + '\n');
+        if (c.probe && step % c.probe.every === 0) {
+          const pe: ProbeEvent = { step, ...(await this.model.probe(c.probe.images)) };
+          this.emit('probe', pe);
+          metrics?.write(JSON.stringify({ type: 'probe', time: Date.now(), ...pe }) + '\n');
+        }
         progress.update(step, r.loss);
         const warning = chance.observe(r);
         if (warning) this.emit('warning', warning);

@@ -36,7 +36,7 @@ void MlpImpl::reset() {
   if (cfg_.prototypes > 0) protos = register_module("prototypes", nn::Linear(nn::LinearOptions(cfg_.outDim, cfg_.prototypes).bias(false)));
 }
 
-torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+torch::Tensor MlpImpl::forward(const torch::Tensor& x, std::vector<torch::Tensor>* stageOut) {
   if (!x.defined() || x.dim() != 2 || x.size(1) != cfg_.inDim) {
     std::ostringstream os;
     os << "mlp input must be a 2-d tensor [B, " << cfg_.inDim << "]; got ";
@@ -48,12 +48,16 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
     throw std::invalid_argument("mlp input batch must have >= 2 rows in training mode (BatchNorm); got " +
                                 std::to_string(x.size(0)));
   }
-  auto h = fc2->forward(relu->forward(batchNorm(bn1, fc1->forward(x))));
+  auto h = relu->forward(batchNorm(bn1, fc1->forward(x)));
+  if (stageOut) stageOut->push_back(h);
+  h = fc2->forward(h);
   if (bnOut) h = batchNorm(bnOut, h);
+  if (stageOut) stageOut->push_back(h);
   if (protos) {
     // Unit-length rows on both sides: the logits are cosines between bottleneck and prototypes.
     auto unit = [](const torch::Tensor& t) { return t / t.norm(2, 1, true).clamp_min(1e-12); };
     h = torch::nn::functional::linear(unit(h), unit(protos->weight));
+    if (stageOut) stageOut->push_back(h);
   }
   return h;
 }

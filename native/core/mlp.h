@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace mssl {
 
@@ -30,7 +31,10 @@ class MlpImpl : public torch::nn::Cloneable<MlpImpl> {
   void reset() override;
   // x: [B, inDim] -> [B, outDim]. Throws std::invalid_argument on a wrong shape, and for B < 2
   // in training mode (BatchNorm cannot compute batch statistics from one sample).
-  torch::Tensor forward(const torch::Tensor& x);
+  // `stageOut` (the per-block gradient monitor, design §5): appends each stage's output,
+  // Linear→BN→ReLU, then Linear[→BN], then the prototype logits when present.
+  torch::Tensor forward(const torch::Tensor& x, std::vector<torch::Tensor>* stageOut = nullptr);
+  int numStages() const { return cfg_.prototypes > 0 ? 3 : 2; }
   const MlpConfig& config() const { return cfg_; }
   int64_t outputDim() const { return cfg_.prototypes > 0 ? cfg_.prototypes : cfg_.outDim; }
 

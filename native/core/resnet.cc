@@ -236,6 +236,27 @@ torch::Tensor ResNetImpl::forwardPart(int part, const torch::Tensor& x) {
   }
 }
 
+torch::Tensor ResNetImpl::forwardPartBlocks(int part, const torch::Tensor& x, std::vector<torch::Tensor>& blockOut) {
+  if (part == 0) {
+    blockOut.push_back(forwardPart(0, x));
+    return blockOut.back();
+  }
+  auto layer = std::dynamic_pointer_cast<nn::SequentialImpl>(partModule(part));
+  if (!x.defined() || x.dim() != 4 || x.size(1) != partInChannels(part)) return forwardPart(part, x);  // throws its message
+  torch::Tensor h = x;
+  for (auto& block : *layer) {
+    h = block.forward(h);
+    blockOut.push_back(h);
+  }
+  return h;
+}
+
+int ResNetImpl::numBlocks(int part) const {
+  checkPart(part);
+  const nn::Sequential* layers[] = {&layer1, &layer2, &layer3, &layer4};
+  return part == 0 ? 1 : static_cast<int>((*layers[part - 1])->size());
+}
+
 torch::Tensor ResNetImpl::pool(const torch::Tensor& featureMap) {
   if (!featureMap.defined() || featureMap.dim() != 4) {
     throw std::invalid_argument("pool: featureMap must be a 4-d tensor [B, C, H, W]");

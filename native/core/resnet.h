@@ -88,6 +88,11 @@ class ResNetImpl : public torch::nn::Cloneable<ResNetImpl> {
   static constexpr int kNumParts = 5;
   // Runs part `part` (0..4) on x; part 4 (layer4) returns the feature map (not pooled).
   torch::Tensor forwardPart(int part, const torch::Tensor& x);
+  // forwardPart that also appends each block's output to `blockOut` (the stem is one block,
+  // layerN its residual blocks): the per-block gradient monitor hooks them (design §5).
+  torch::Tensor forwardPartBlocks(int part, const torch::Tensor& x, std::vector<torch::Tensor>& blockOut);
+  // Blocks of a part: 1 for the stem, the depth's residual block count for layer1..layer4.
+  int numBlocks(int part) const;
   // Global average pool + flatten: [B, C, H, W] -> [B, featureDim].
   torch::Tensor pool(const torch::Tensor& featureMap);
   // All parts, then pool.

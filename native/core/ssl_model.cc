@@ -59,6 +59,7 @@ SslModel::SslModel(const SslConfig& cfg) : cfg_(cfg), device_(torch::kCPU) {
   // Model init draws from LibTorch's global generator: seed it so a run is reproducible.
   torch::manual_seed(cfg_.seed);
   networks_ = std::make_unique<SslNetworks>(cfg_.networks);
+  monitor_.setBlocks(networks_->gradBlockParts());
   networks_->to(device_);
   if (cfg_.dtype == "float64") networks_->to(torch::kDouble);
   if (cfg_.channelsLast) setModelMemoryFormat(*networks_, true);
@@ -131,7 +132,7 @@ void SslModel::checkBatch(const torch::Tensor& batch, const torch::Tensor& sampl
   objective_->checkStep(batch, sampleIndex);
 }
 
-StepViews SslModel::forwardViews(const std::vector<torch::Tensor>& x, const torch::Tensor& sampleIndex) {
+StepViews SslModel::forwardViews(const std::vector<torch::Tensor>& x, const torch::Tensor& sampleIndex, bool blocks) {
   StepViews v;
   v.globalViews = 2;
   v.sampleIndex = sampleIndex;
@@ -139,7 +140,7 @@ StepViews SslModel::forwardViews(const std::vector<torch::Tensor>& x, const torc
   v.totalSteps = cfg_.totalSteps;
   v.keysFromEma = networks_->anyEma();
   v.dist = dist_.get();
-  for (const auto& xi : x) v.online.push_back(networks_->forwardOnline(inConvFormat(xi.to(networks_->dtype()), cfg_.channelsLast)));
+  for (const auto& xi : x) v.online.push_back(networks_->forwardOnline(inConvFormat(xi.to(networks_->dtype()), cfg_.channelsLast), blocks));
   return v;
 }
 
@@ -167,7 +168,7 @@ StepResult SslModel::step(const torch::Tensor& batchIn, const torch::Tensor& sam
   std::vector<torch::Tensor> x = augmenter_->views(batch, 2, index, step_);
   mark(kAugment);
 
-  StepViews v = forwardViews(x, index);
+  StepViews v = forwardViews(x, index, cfg_.gradMonitor);
   if (cfg_.gradMonitor) {
     for (auto& view : v.online) monitor_.attach(view);
   }
@@ -190,7 +191,7 @@ StepResult SslModel::step(const torch::Tensor& batchIn, const torch::Tensor& sam
   optimizer_->zero_grad();
   loss.backward();
   r.gradRms.fill(std::numeric_limits<double>::quiet_NaN());
-  if (cfg_.gradMonitor) r.gradRms = monitor_.takeRms();
+  if (cfg_.gradMonitor) r.gradRms = monitor_.takeRms(&r.gradBlocks);
   mark(kBackward);
 
   double reported = lossValue;
@@ -236,7 +237,7 @@ ProbeResult SslModel::probe(const torch::Tensor& batchIn) {
   std::vector<torch::Tensor> x = fixed.views(batch, 2);
   networks_->train(true);
   auto freeze = networks_->freezeRunningStats();
-  StepViews v = forwardViews(x, torch::Tensor());
+  StepViews v = forwardViews(x, torch::Tensor(), /*blocks=*/true);
   v.dist = nullptr;  // a probe is this rank's own measurement: no collectives
   if (runsKeyBranch()) {
     for (int64_t i = 0; i < v.globalViews; ++i) v.keys.push_back(networks_->forwardKey(v.online[i]));
@@ -245,6 +246,10 @@ ProbeResult SslModel::probe(const torch::Tensor& batchIn) {
   std::vector<torch::Tensor> outputs;
   for (int b = 0; b < kNumParts; ++b) {
     for (const auto& view : v.online) outputs.push_back(view.partOut[b]);
+  }
+  const int nb = monitor_.numBlocks();
+  for (int k = 0; k < nb; ++k) {
+    for (const auto& view : v.online) outputs.push_back(view.blockOut[k]);
   }
   std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, outputs, {}, /*retain_graph=*/false, /*create_graph=*/false,
                                                            /*allow_unused=*/true);
@@ -263,6 +268,20 @@ ProbeResult SslModel::probe(const torch::Tensor& batchIn) {
     r.rms[b] = std::sqrt(perPart[b].to(torch::kDouble).pow(2).mean().item<double>());
   }
   r.cosine = monitor_.probeCosine(perPart);
+  // Blocks: the same over the views, after the parts in `grads`.
+  std::vector<torch::Tensor> perBlock(nb);
+  r.blockRms.assign(nb, std::numeric_limits<double>::quiet_NaN());
+  for (int k = 0; k < nb; ++k) {
+    std::vector<torch::Tensor> flat;
+    for (size_t i = 0; i < nv; ++i) {
+      const torch::Tensor& g = grads[(kNumParts + k) * nv + i];
+      if (g.defined()) flat.push_back(g.reshape({-1}));
+    }
+    if (flat.size() != nv) continue;
+    perBlock[k] = torch::cat(flat);
+    r.blockRms[k] = std::sqrt(perBlock[k].to(torch::kDouble).pow(2).mean().item<double>());
+  }
+  r.blockCosine = monitor_.probeBlockCosine(perBlock);
   return r;
 }
 

@@ -61,6 +61,7 @@ struct StepResult {
   int64_t step = 0;  // optimizer steps done after this one
   std::array<double, kNumPhases> ms{};
   PartStats gradRms{};  // rms of ∂L/∂h_b per part (NaN when the monitor is off)
+  BlockGradStats gradBlocks;  // per block (networks().gradBlockNames()); empty when off
   std::vector<std::pair<std::string, double>> objectiveMetrics;  // Objective::metrics()
   // Wall time inside collectives this step (gathers, SyncBN, gradient all-reduce; 0 in one
   // process) and the gradient bytes all-reduced.
@@ -71,6 +72,7 @@ struct StepResult {
 struct ProbeResult {
   PartStats rms{};     // rms of ∂L/∂h_b on the probe batch
   PartStats cosine{};  // cosine with the previous probe's ∂L/∂h_b (NaN the first time)
+  std::vector<double> blockRms, blockCosine;  // the same per block (gradBlockNames() order)
 };
 
 class SslModel {
@@ -113,7 +115,8 @@ class SslModel {
  private:
   void checkBatch(const torch::Tensor& batch, const torch::Tensor& sampleIndex) const;
   // Augmented views → online forwards → keys: what the objective's loss reads.
-  StepViews forwardViews(const std::vector<torch::Tensor>& x, const torch::Tensor& sampleIndex);
+  // `blocks`: keep the per-block outputs (gradient monitor and probe, design §5).
+  StepViews forwardViews(const std::vector<torch::Tensor>& x, const torch::Tensor& sampleIndex, bool blocks);
 
   SslConfig cfg_;
   torch::Device device_;

@@ -134,21 +134,39 @@ std::vector<std::string> SslNetworks::emaPartNames() const {
   return out;
 }
 
-ViewForward SslNetworks::forwardOnline(const torch::Tensor& x) {
+ViewForward SslNetworks::forwardOnline(const torch::Tensor& x, bool blocks) {
   ViewForward v;
   v.input = x;
   torch::Tensor h = x;
   for (int b = 0; b < kProjectorPart; ++b) {
-    h = online_->forwardPart(b, h);
+    h = blocks ? online_->forwardPartBlocks(b, h, v.blockOut) : online_->forwardPart(b, h);
     v.partOut[b] = h;
     ++onlineCalls_[b];
   }
   v.features = online_->pool(h);
-  v.z = projector_->forward(v.features);
+  v.z = projector_->forward(v.features, blocks ? &v.blockOut : nullptr);
   v.partOut[kProjectorPart] = v.z;
   ++onlineCalls_[kProjectorPart];
   if (!predictor_.is_empty()) v.p = predictor_->forward(v.z);
   return v;
+}
+
+std::vector<std::string> SslNetworks::gradBlockNames() const {
+  std::vector<std::string> names;
+  const std::vector<int> parts = gradBlockParts();
+  int index = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    index = i > 0 && parts[i] == parts[i - 1] ? index + 1 : 0;
+    names.push_back(parts[i] == 0 ? "stem" : sslPartNames()[parts[i]] + "." + std::to_string(index));
+  }
+  return names;
+}
+
+std::vector<int> SslNetworks::gradBlockParts() const {
+  std::vector<int> parts;
+  for (int b = 0; b < kProjectorPart; ++b) parts.insert(parts.end(), online_->numBlocks(b), b);
+  parts.insert(parts.end(), projector_->numStages(), kProjectorPart);
+  return parts;
 }
 
 torch::Tensor SslNetworks::runPart(int part, const torch::Tensor& x, bool useEma) {

@@ -74,6 +74,9 @@ struct ViewForward {
   torch::Tensor features;  // pooled backbone output, the projector's input
   torch::Tensor z;         // projector output
   torch::Tensor p;         // predictor output (undefined without predictor)
+  // Per-block outputs in gradBlockNames() order, only from forwardOnline(x, true) (design §5);
+  // the last block of each part is the same tensor as its partOut.
+  std::vector<torch::Tensor> blockOut;
 };
 
 class SslNetworks {
@@ -81,7 +84,13 @@ class SslNetworks {
   explicit SslNetworks(const SslNetworksConfig& cfg);
 
   // Online forward of one view (grad enabled if the caller's mode allows it).
-  ViewForward forwardOnline(const torch::Tensor& x);
+  // `blocks`: also keep every block's output in blockOut (the gradient monitor's hooks).
+  ViewForward forwardOnline(const torch::Tensor& x, bool blocks = false);
+  // stem, layer1.0, layer1.1, ..., layer4.<last>, projector.0, projector.1[, projector.2]:
+  // the blocks of blockOut, from the configured depth and projector; gradBlockParts() gives
+  // each one's part index.
+  std::vector<std::string> gradBlockNames() const;
+  std::vector<int> gradBlockParts() const;
   // Key branch (no grad): every EMA part uses its EMA weights, every other part the online ones;
   // starts from the online activation entering the first EMA part. Returns the key embedding.
   // Online parts run here use batch statistics without touching their running stats (the

@@ -28,6 +28,21 @@ Napi::Array partStats(Napi::Env env, const PartStats& a) {
   return out;
 }
 
+// Per-block figures in gradBlockNames() order (design §5); NaN becomes null like partStats.
+Napi::Array blockValues(Napi::Env env, const std::vector<double>& a) {
+  auto out = Napi::Array::New(env, a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    out.Set(static_cast<uint32_t>(i), std::isnan(a[i]) ? env.Null() : Napi::Number::New(env, a[i]));
+  }
+  return out;
+}
+
+Napi::Array stringArray(Napi::Env env, const std::vector<std::string>& a) {
+  auto out = Napi::Array::New(env, a.size());
+  for (size_t i = 0; i < a.size(); ++i) out.Set(static_cast<uint32_t>(i), a[i]);
+  return out;
+}
+
 Napi::Array toArray(Napi::Env env, const std::array<int64_t, kNumParts>& a) {
   auto out = Napi::Array::New(env, a.size());
   for (size_t i = 0; i < a.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(a[i])));
@@ -94,6 +109,15 @@ class SslModelWrap : public Napi::ObjectWrap<SslModelWrap> {
       for (int p = 0; p < kNumPhases; ++p) ms.Set(phaseNames()[p], result_.ms[p]);
       o.Set("ms", ms);
       o.Set("gradRms", partStats(env, result_.gradRms));
+      if (result_.gradBlocks.sumsq.empty()) {
+        o.Set("gradBlocks", env.Null());
+      } else {
+        auto blocks = Napi::Object::New(env);
+        blocks.Set("names", stringArray(env, runner_->networks().gradBlockNames()));
+        blocks.Set("sumsq", blockValues(env, result_.gradBlocks.sumsq));
+        blocks.Set("numel", blockValues(env, std::vector<double>(result_.gradBlocks.numel.begin(), result_.gradBlocks.numel.end())));
+        o.Set("gradBlocks", blocks);
+      }
       auto metrics = Napi::Object::New(env);
       for (const auto& [k, val] : result_.objectiveMetrics) metrics.Set(k, std::isnan(val) ? env.Null() : Napi::Number::New(env, val));
       o.Set("objective", metrics);
@@ -140,6 +164,11 @@ class SslModelWrap : public Napi::ObjectWrap<SslModelWrap> {
       auto o = Napi::Object::New(env);
       o.Set("rms", partStats(env, r_.rms));
       o.Set("cosine", partStats(env, r_.cosine));
+      auto blocks = Napi::Object::New(env);
+      blocks.Set("names", stringArray(env, runner_->networks().gradBlockNames()));
+      blocks.Set("rms", blockValues(env, r_.blockRms));
+      blocks.Set("cosine", blockValues(env, r_.blockCosine));
+      o.Set("blocks", blocks);
       return o;
     }
 
@@ -180,6 +209,7 @@ class SslModelWrap : public Napi::ObjectWrap<SslModelWrap> {
     for (const auto& p : model.emaPartNames()) parts.Set(i++, p);
     o.Set("emaParts", parts);
     o.Set("featureDim", static_cast<double>(model.featureDim()));
+    o.Set("gradBlocks", stringArray(env, model.gradBlockNames()));
     o.Set("device", live(env)->config().device);
     o.Set("objective", live(env)->config().objective.name);
     o.Set("config", sslConfigToJs(env, live(env)->config()));

@@ -3,7 +3,9 @@
 // a one-sided paired t-test at α = 0.05, with margins fixed before the full run was looked at.
 // With three seeds the test has two degrees of freedom: a difference must be about three times
 // its standard error to count, which is the confidence three seeds can honestly give.
-import { pairedDifference } from '../../lib/analysis/stats';
+import { pearson } from '../../lib/analysis/correlation';
+import { bootstrapInterval, permutationCorrelationTest, signFlipTest } from '../../lib/analysis/resampling';
+import { mean, pairedDifference, sampleStd } from '../../lib/analysis/stats';
 import { PART_NAMES } from '../../lib/config';
 import { lastK, MODES, RunResult } from './variants';
 
@@ -11,11 +13,14 @@ export const ALPHA = 0.05;
 /** Accuracy margin (percentage points) for "matches" and "matters little". */
 export const MARGIN_PT = 1;
 
-export type Verdict = 'supported' | 'leans yes' | 'leans no' | 'contradicted' | 'no data';
+/** 'undecided' replaces 'leans yes' / 'leans no' where evaluateClaims is asked for it (the long mode). */
+export type Verdict = 'supported' | 'leans yes' | 'leans no' | 'undecided' | 'contradicted' | 'no data';
 
 export interface ClaimResult {
   /** Stable id: claim id plus metric. */
   id: string;
+  /** Section of the claims table (the long mode's tables are grouped). */
+  group?: string;
   claim: string;
   /** What is compared, as "a − b". */
   comparison: string;
@@ -27,20 +32,28 @@ export interface ClaimResult {
   std: number;
   /** 90 % confidence interval of the mean difference. */
   interval: [number, number];
-  /** Seeds whose difference points the claimed way. */
+  /** Seeds whose difference points the claimed way (NaN for correlations). */
   agreeing: number;
+  /** Correlation claims: the (configuration, seed) points correlated. */
+  points?: number;
   /** One-sided p-value of the claim's test (for "equivalent", the larger of the two). */
   p: number;
   verdict: Verdict;
 }
 
-type Kind = { kind: 'greater' } | { kind: 'noninferior'; margin: number } | { kind: 'equivalent'; margin: number };
+/**
+ * greater / noninferior / equivalent: a one-sided paired t-test of a − b over seeds. sign-flip:
+ * the exact sign-flip permutation test of the per-seed a − b > 0 with a bootstrap interval of
+ * the mean over seeds, for statistics (rank correlations) whose spread need not be normal.
+ */
+type Kind = { kind: 'greater' } | { kind: 'noninferior'; margin: number } | { kind: 'equivalent'; margin: number } | { kind: 'sign-flip' };
 
 /** A per-seed value of the quantity a claim is about; undefined where the seed lacks a run. */
 type Measure = (bySeed: Map<string, RunResult>) => number | undefined;
 
-interface ClaimSpec {
+export interface PairedSpec {
   id: string;
+  group?: string;
   claim: string;
   comparison: string;
   metric: string;
@@ -49,6 +62,23 @@ interface ClaimSpec {
   a: Measure;
   b: Measure;
 }
+
+/**
+ * A correlation over (configuration, seed) points, e.g. fluctuation reduction against accuracy
+ * gain: Pearson's r, a one-sided permutation p of r > 0, and a bootstrap interval that resamples
+ * whole seeds (the points of one seed share its initialisation and data order).
+ */
+export interface CorrelationSpec {
+  id: string;
+  group?: string;
+  claim: string;
+  comparison: string;
+  metric: string;
+  kind: { kind: 'correlation' };
+  points: (results: readonly RunResult[]) => Array<{ seed: number; x: number; y: number }>;
+}
+
+export type ClaimSpec = PairedSpec | CorrelationSpec;
 
 const acc =
   (variant: string, metric: 'knn' | 'linear'): Measure =>
@@ -115,7 +145,7 @@ export function lateMinusEarlyRelChange(r: RunResult): number | undefined {
   return lateMinusEarly(r.grad.map((g) => g.meanRelChange));
 }
 
-function accuracyClaims(id: string, claim: string, comparison: string, a: string | ((m: 'knn' | 'linear') => Measure), b: string | null, kind: Kind): ClaimSpec[] {
+function accuracyClaims(id: string, claim: string, comparison: string, a: string | ((m: 'knn' | 'linear') => Measure), b: string | null, kind: Kind): PairedSpec[] {
   return (['knn', 'linear'] as const).map((metric) => ({
     id: `${id}/${metric}`,
     claim,
@@ -127,7 +157,7 @@ function accuracyClaims(id: string, claim: string, comparison: string, a: string
   }));
 }
 
-function gradientClaim(id: string, short: string, metric: string, stat: (r: RunResult) => number | undefined): ClaimSpec {
+function gradientClaim(id: string, short: string, metric: string, stat: (r: RunResult) => number | undefined): PairedSpec {
   return {
     id: `late-gradients-fluctuate/${id}`,
     claim: 'The gradient w.r.t. the final parts fluctuates more',
@@ -142,7 +172,7 @@ function gradientClaim(id: string, short: string, metric: string, stat: (r: RunR
   };
 }
 
-export const CLAIMS: ClaimSpec[] = [
+export const CLAIMS: PairedSpec[] = [
   ...accuracyClaims('ema-improves-simclr', 'EMA plugged into momentum-free SimCLR improves it', 'SimCLR + full EMA − SimCLR', 'simclr-full', 'simclr', { kind: 'greater' }),
   ...accuracyClaims('moco-beats-simclr', 'MoCo-style EMA + queue beats momentum-free SimCLR', 'MoCo v2 − SimCLR', 'moco', 'simclr', { kind: 'greater' }),
   ...accuracyClaims(
@@ -181,6 +211,8 @@ function testLabel(kind: Kind): string {
       return `a − b > −${kind.margin}`;
     case 'equivalent':
       return `−${kind.margin} < a − b < ${kind.margin}`;
+    case 'sign-flip':
+      return 'a − b > 0 (sign-flip)';
   }
 }
 
@@ -208,26 +240,67 @@ function judge(kind: Kind, a: number[], b: number[]): Pick<ClaimResult, 'mean' |
       const verdict: Verdict = p < ALPHA ? 'supported' : outside ? 'contradicted' : Math.abs(d.mean) < m ? 'leans yes' : 'leans no';
       return { ...base, p, agreeing: diffs.filter((x) => Math.abs(x) < m).length, verdict };
     }
+    case 'sign-flip': {
+      const t = signFlipTest(diffs);
+      const verdict: Verdict = t.pGreater < ALPHA ? 'supported' : t.pLess < ALPHA ? 'contradicted' : t.mean > 0 ? 'leans yes' : 'leans no';
+      return { mean: t.mean, std: sampleStd(diffs), interval: bootstrapInterval(diffs, mean), p: t.pGreater, agreeing: diffs.filter((x) => x > 0).length, verdict };
+    }
   }
 }
 
-/** Evaluates every claim on the runs of one mode. */
-export function evaluateClaims(results: readonly RunResult[], specs: readonly ClaimSpec[] = CLAIMS): ClaimResult[] {
+function judgeCorrelation(points: Array<{ seed: number; x: number; y: number }>): Pick<ClaimResult, 'mean' | 'std' | 'interval' | 'agreeing' | 'p' | 'verdict' | 'points' | 'seeds'> {
+  const seeds = [...new Set(points.map((q) => q.seed))];
+  const t = permutationCorrelationTest(
+    points.map((q) => q.x),
+    points.map((q) => q.y),
+    pearson,
+  );
+  const bySeed = seeds.map((s) => points.filter((q) => q.seed === s));
+  const interval = bootstrapInterval(bySeed, (sample) => {
+    const flat = sample.flat();
+    return pearson(
+      flat.map((q) => q.x),
+      flat.map((q) => q.y),
+    );
+  });
+  const verdict: Verdict = !Number.isFinite(t.r) ? 'no data' : t.pGreater < ALPHA ? 'supported' : t.pLess < ALPHA ? 'contradicted' : t.r > 0 ? 'leans yes' : 'leans no';
+  return { mean: t.r, std: NaN, interval, agreeing: NaN, p: t.pGreater, verdict, points: points.length, seeds: seeds.length };
+}
+
+/**
+ * Evaluates every claim on the runs of one mode. `undecided`: report 'undecided' where the test
+ * decides neither way, instead of the direction it leans (the mean and p still say which).
+ */
+export function evaluateClaims(results: readonly RunResult[], specs: readonly ClaimSpec[] = CLAIMS, options: { undecided?: boolean } = {}): ClaimResult[] {
+  const out = evaluateAll(results, specs);
+  if (!options.undecided) return out;
+  return out.map((c) => (c.verdict === 'leans yes' || c.verdict === 'leans no' ? { ...c, verdict: 'undecided' } : c));
+}
+
+function evaluateAll(results: readonly RunResult[], specs: readonly ClaimSpec[]): ClaimResult[] {
   const seeds = [...new Set(results.map((r) => r.seed))].sort((x, y) => x - y);
   const bySeed = seeds.map((s) => new Map(results.filter((r) => r.seed === s).map((r) => [r.variant, r])));
-  return specs.map((spec) => {
+  return specs.map((spec): ClaimResult => {
+    const group = spec.group !== undefined ? { group: spec.group } : {};
+    if (spec.kind.kind === 'correlation') {
+      const points = (spec as CorrelationSpec).points(results).filter((q) => Number.isFinite(q.x) && Number.isFinite(q.y));
+      const head = { id: spec.id, ...group, claim: spec.claim, comparison: spec.comparison, metric: spec.metric, test: 'Pearson r > 0 (permutation)' };
+      if (points.length < 3) return { ...head, seeds: 0, points: points.length, mean: NaN, std: NaN, interval: [NaN, NaN], agreeing: NaN, p: NaN, verdict: 'no data' };
+      return { ...head, ...judgeCorrelation(points) };
+    }
+    const paired = spec as PairedSpec;
     const a: number[] = [];
     const b: number[] = [];
     for (const m of bySeed) {
-      const x = spec.a(m);
-      const y = spec.b(m);
+      const x = paired.a(m);
+      const y = paired.b(m);
       if (x === undefined || y === undefined || !Number.isFinite(x) || !Number.isFinite(y)) continue;
       a.push(x);
       b.push(y);
     }
-    const head = { id: spec.id, claim: spec.claim, comparison: spec.comparison, metric: spec.metric, test: testLabel(spec.kind), seeds: a.length };
+    const head = { id: spec.id, ...group, claim: spec.claim, comparison: spec.comparison, metric: spec.metric, test: testLabel(paired.kind), seeds: a.length };
     if (a.length === 0) return { ...head, mean: NaN, std: NaN, interval: [NaN, NaN], agreeing: 0, p: NaN, verdict: 'no data' };
-    return { ...head, ...judge(spec.kind, a, b) };
+    return { ...head, ...judge(paired.kind, a, b) };
   });
 }
 
@@ -243,18 +316,25 @@ function pValue(p: number): string {
   return p < 0.001 ? '< 0.001' : p.toFixed(3);
 }
 
-/** The claims table as Markdown (the README and docs/results/claims.md carry it verbatim). */
+/** The claims table as Markdown (the README and docs/results/claims.md carry it verbatim); one table per group when claims have groups. */
 export function renderClaimsMarkdown(claims: readonly ClaimResult[]): string {
-  const digits = (c: ClaimResult) => (c.metric.startsWith('gradient') ? 3 : c.metric.startsWith('key') ? 1 : 2);
-  const rows = claims.map((c) => {
+  const digits = (c: ClaimResult) => (c.metric.startsWith('gradient') || c.points !== undefined ? 3 : c.metric.startsWith('key') ? 1 : 2);
+  const row = (c: ClaimResult) => {
     const d = digits(c);
-    const effect = c.seeds > 1 ? `${num(c.mean, d)} ± ${num(c.std, d)} [${num(c.interval[0], d)}, ${num(c.interval[1], d)}]` : num(c.mean, d);
-    const cells = [c.claim, c.comparison, c.metric, c.test, effect, `${c.agreeing}/${c.seeds}`, pValue(c.p), `**${c.verdict}**`];
+    let effect: string;
+    if (c.points !== undefined) effect = `r = ${num(c.mean, d)} [${num(c.interval[0], d)}, ${num(c.interval[1], d)}]`;
+    else effect = c.seeds > 1 ? `${num(c.mean, d)} ± ${num(c.std, d)} [${num(c.interval[0], d)}, ${num(c.interval[1], d)}]` : num(c.mean, d);
+    const agreeing = c.points !== undefined ? `${c.points} points, ${c.seeds} seeds` : `${c.agreeing}/${c.seeds}`;
+    const cells = [c.claim, c.comparison, c.metric, c.test, effect, agreeing, pValue(c.p), `**${c.verdict}**`];
     return `| ${cells.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`;
-  });
-  return [
-    '| claim | a − b | metric | test | a − b: mean ± std [90 % CI] | seeds agreeing | p | verdict |',
-    '|---|---|---|---|---|---|---|---|',
-    ...rows,
-  ].join('\n');
+  };
+  const table = (rows: readonly ClaimResult[]) =>
+    [
+      '| claim | a − b | metric | test | a − b: mean ± std [90 % CI] | seeds agreeing | p | verdict |',
+      '|---|---|---|---|---|---|---|---|',
+      ...rows.map(row),
+    ].join('\n');
+  if (!claims.some((c) => c.group !== undefined)) return table(claims);
+  const groups = [...new Set(claims.map((c) => c.group ?? ''))];
+  return groups.map((g) => `${g ? `### ${g}\n\n` : ''}${table(claims.filter((c) => (c.group ?? '') === g))}`).join('\n\n');
 }

@@ -5,6 +5,7 @@ import { barChart, lineChart } from '../../lib/analysis/charts';
 import { escapeHtml } from '../../lib/analysis/report';
 import { mean, sampleStd } from '../../lib/analysis/stats';
 import { ClaimResult, steadyCv } from './claims';
+import { blockStat, GradStat } from './longClaims';
 import { lastK, RunResult, VARIANTS } from './variants';
 
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
@@ -45,11 +46,16 @@ export function renderTable(results: RunResult[]): string {
 
 function claimsHtml(claims: readonly ClaimResult[]): string {
   const fmt = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+  let group: string | undefined;
   const rows = claims
     .map((c) => {
-      const d = c.metric.startsWith('gradient') ? 3 : 2;
-      const cells = [c.claim, c.comparison, c.metric, c.test, `${fmt(c.mean, d)} ± ${fmt(c.std, d)} [${fmt(c.interval[0], d)}, ${fmt(c.interval[1], d)}]`, `${c.agreeing}/${c.seeds}`, fmt(c.p, 3), c.verdict];
-      return `<tr>${cells.map((x) => `<td>${escapeHtml(x)}</td>`).join('')}</tr>`;
+      const d = c.metric.startsWith('gradient') || c.points !== undefined ? 3 : 2;
+      const effect = c.points !== undefined ? `r = ${fmt(c.mean, d)} [${fmt(c.interval[0], d)}, ${fmt(c.interval[1], d)}]` : `${fmt(c.mean, d)} ± ${fmt(c.std, d)} [${fmt(c.interval[0], d)}, ${fmt(c.interval[1], d)}]`;
+      const agreeing = c.points !== undefined ? `${c.points} points, ${c.seeds} seeds` : `${c.agreeing}/${c.seeds}`;
+      const cells = [c.claim, c.comparison, c.metric, c.test, effect, agreeing, fmt(c.p, 3), c.verdict];
+      const header = c.group !== undefined && c.group !== group ? `<tr><th colspan="8">${escapeHtml(c.group)}</th></tr>\n` : '';
+      group = c.group;
+      return `${header}<tr>${cells.map((x) => `<td>${escapeHtml(x)}</td>`).join('')}</tr>`;
     })
     .join('\n');
   const head = ['claim', 'a − b', 'metric', 'test', 'mean ± std [90 % CI]', 'seeds agreeing', 'p (one-sided)', 'verdict'].map((h) => `<th>${h}</th>`).join('');
@@ -96,8 +102,10 @@ export async function renderReport(results: RunResult[], meta: Record<string, st
       return s === undefined ? undefined : 100 * s;
     }),
   });
+  // The partial-EMA sweep only where its runs exist (the long mode has none).
+  const hasSweep = results.some((r) => /^(first|last)-\d$/.test(r.variant));
   const sweeps = await Promise.all(
-    (['kNN', 'linear'] as const).map((name) => {
+    (hasSweep ? (['kNN', 'linear'] as const) : []).map((name) => {
       const metric = name === 'kNN' ? knn : linear;
       const base = byId('simclr');
       return lineChart(`${name} top-1 % by number of EMA parts k (${seedNote})`, 'k', [
@@ -143,6 +151,31 @@ export async function renderReport(results: RunResult[], meta: Record<string, st
         );
       }),
   );
+  // Per-block fluctuation by depth (issue #16), where the results carry block statistics.
+  const blockStats: Array<[GradStat, string]> = [
+    ['cv', 'CV of the gradient norm'],
+    ['relchange', 'step-to-step relative change'],
+    ['probe', '1 − probe cosine'],
+  ];
+  const blockCharts = await Promise.all(
+    (['simclr', 'simsiam'] as const).flatMap((method) =>
+      blockStats.map(([stat, label]) => {
+        const ids = [method, `${method}-projector`, `${method}-full`].filter((id) => byId(id).some((r) => blockStat(r, stat, 'training') !== undefined));
+        if (ids.length === 0) return Promise.resolve('');
+        const names = byId(ids[0])[0].gradBlocks!.map((b) => b.block);
+        return lineChart(
+          `${label} by block over training (${stat === 'probe' ? 'all probes' : 'windows after the first'}), ${method}: mean over seeds; x = block, 0 = stem … ${names.length - 1} = ${names[names.length - 1]}`,
+          'block (forward order)',
+          ids.map((id, i) => {
+            const per = byId(id)
+              .map((r) => blockStat(r, stat, 'training'))
+              .filter((x): x is number[] => x !== undefined);
+            return { name: id, color: COLORS[i], points: names.map((_, k) => [k, mean(per.map((v) => v[k]).filter(Number.isFinite))] as [number, number]), std: names.map((_, k) => stdOf(per.map((v) => v[k]).filter(Number.isFinite))) };
+          }),
+        );
+      }),
+    ),
+  );
   const facts = Object.entries(meta)
     .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
     .join('');
@@ -153,7 +186,7 @@ export async function renderReport(results: RunResult[], meta: Record<string, st
 <h1>Momentum encoders: pros and cons, reproduced on CPU</h1>
 <table><tbody>${facts}</tbody></table>
 <h2>The paper's claims</h2>
-<p>Paired over seeds (same initialisation and data order), one-sided paired t-test at α = 0.05. <em>leans yes/no</em>: the mean points that way but the seeds do not make it significant.</p>
+<p>Paired over seeds (same initialisation and data order), one-sided tests at α = 0.05: the paired t-test for differences, the exact sign-flip test for per-seed rank correlations (ρ of depth against a gradient statistic), a permutation test for correlations over configurations and seeds (intervals: bootstrap over seeds). <em>leans yes/no</em> or <em>undecided</em>: the test decides neither way (the mean says where it points).</p>
 ${claimsHtml(claims)}
 <h2>Results</h2><p>CV columns: coefficient of variation of the per-step gradient rms of each part, averaged over the windows after the first.</p><pre>${escapeHtml(table)}</pre>
 ${acc}
@@ -161,6 +194,7 @@ ${sweeps.join('\n')}
 ${time}
 <h2>Gradient stability</h2>
 ${cvCharts.join('\n')}
+${blockCharts.filter((c) => c !== '').join('\n')}
 </body></html>
 `;
 }

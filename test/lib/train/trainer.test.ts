@@ -46,6 +46,32 @@ describe('Trainer', () => {
     expect(memory().numTensors).toBe(baseline);
   });
 
+  test('gradient probe every N steps: events and metrics lines, no change to training', async () => {
+    const metrics = path.join(dir, 'probe', 'metrics.jsonl');
+    const withProbe = SslModel.create({ ...tinyConfig(), gradMonitor: { enabled: true } });
+    const plain = SslModel.create({ ...tinyConfig(), gradMonitor: { enabled: true } });
+    const probeBatch = data.batch([0, 1, 2, 3, 4, 5, 6, 7]);
+    const probes: number[] = [];
+    const trainer = new Trainer(withProbe, data, { epochs: 1, batchSize: BATCH, progress: 'none', metricsPath: metrics, probe: { images: probeBatch.images, every: 2 } });
+    trainer.on('probe', (e: { step: number; blocks: { cosine: (number | null)[] } }) => probes.push(e.step));
+    const a = await trainer.fit();
+    const b = await new Trainer(plain, data, { epochs: 1, batchSize: BATCH, progress: 'none' }).fit();
+    expect(probes).toEqual([2, 4]);
+    // Probes change no state: the same losses as the run without them.
+    expect(a.losses).toEqual(b.losses);
+    const lines = fs.readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const probeLines = lines.filter((l) => l.type === 'probe');
+    expect(probeLines.map((l) => l.step)).toEqual([2, 4]);
+    expect(probeLines[0].cosine.every((c: number | null) => c === null)).toBe(true);
+    expect(probeLines[1].blocks.cosine.every((c: number | null) => c !== null && c > -1 && c < 1)).toBe(true);
+    expect(lines.filter((l) => l.type === 'step')[0].gradBlocks.names).toHaveLength(11);
+    probeBatch.images.dispose();
+    probeBatch.labels.dispose();
+    probeBatch.index.dispose();
+    withProbe.dispose();
+    plain.dispose();
+  });
+
   test('events, one JSONL line per step, atomic checkpoint files', async () => {
     const model = SslModel.create(tinyConfig());
     const ckpt = path.join(dir, 'a', 'ckpt.pt');
