@@ -1,4 +1,4 @@
-// npm run reproduce [-- --quick] [--out dir] [--seeds 0,1,2] [--only id,…] [--threads n] [--report-only]
+// npm run reproduce [-- --quick | --long] [--out dir] [--seeds 0,1,2] [--only id,…] [--threads n] [--jobs n] [--report-only]
 //
 // The paper's claims as one command: SimCLR, SimCLR + full EMA, SimCLR + projector-only EMA,
 // MoCo v2, and the partial-EMA sweep (first-k: stem, stem..layer1, …; last-k: layer4+projector,

@@ -163,11 +163,21 @@ describe('committed long results (docs/results/long)', () => {
   const root = path.join(__dirname, '../../..');
   const dir = path.join(root, 'docs/results/long');
   let summary: { meta: Record<string, string>; claims: ClaimResult[]; results: RunResult[] };
+  // Until the first run of the current budget completes the folder holds only its README, which
+  // must then say so; once there are results, every file must be there and agree.
+  const present = fs.existsSync(path.join(dir, 'results.jsonl'));
   beforeAll(() => {
-    summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+    if (present) summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+  });
+
+  it('say the run is in progress while there are none yet', () => {
+    if (present) return;
+    expect(fs.readFileSync(path.join(dir, 'README.md'), 'utf8')).toContain('Status: **in progress**');
+    for (const f of ['summary.json', 'claims.md', 'report.html']) expect(fs.existsSync(path.join(dir, f))).toBe(false);
   });
 
   it('are long-mode runs with the command, commit and machine, one results.jsonl line each', () => {
+    if (!present) return;
     expect(summary.meta.mode).toBe('long');
     expect(summary.meta.command).toMatch(/^npm run reproduce -- --long/);
     expect(summary.meta.commit).toMatch(/[0-9a-f]{40}/);
@@ -182,6 +192,7 @@ describe('committed long results (docs/results/long)', () => {
   });
 
   it('carry the claims their runs give, and claims.md is their table', () => {
+    if (!present) return;
     expect(summary.claims).toEqual(JSON.parse(JSON.stringify(evaluateClaims(summary.results, LONG_CLAIMS, { undecided: true }))));
     expect(fs.readFileSync(path.join(dir, 'claims.md'), 'utf8').trim()).toBe(renderClaimsMarkdown(summary.claims));
   });
