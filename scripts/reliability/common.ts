@@ -23,17 +23,8 @@ export function tinyPretrainArgs(out: string, steps: number, extra: string[] = [
   ];
 }
 
-/** mulberry32: a small seeded generator, so every fuzzed case can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator (mulberry32), so every fuzzed case can be replayed from its seed. */
+export { seededRandom as rng } from '../../lib/analysis/resampling';
 
 export interface ChildResult {
   code: number | null;
