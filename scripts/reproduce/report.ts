@@ -25,9 +25,9 @@ function meanSteadyCv(rs: RunResult[]): number[] {
   return PART_NAMES.map((_, b) => mean(per.map((cv) => cv[b]).filter(Number.isFinite)));
 }
 
-export function renderTable(results: RunResult[]): string {
-  const head = ['configuration', 'seeds', 'kNN top-1 %', 'linear top-1 %', 'ms/step', 'key ms/step', ...PART_NAMES.map((p) => `CV ${p}`)];
-  const rows = VARIANTS.filter((v) => results.some((r) => r.variant === v.id)).map((v) => {
+/** One row per configuration present, in VARIANTS order: label, seeds, accuracies, timings, steady CV by part. */
+function configurationRows(results: RunResult[]): string[][] {
+  return VARIANTS.filter((v) => results.some((r) => r.variant === v.id)).map((v) => {
     const rs = results.filter((r) => r.variant === v.id);
     return [
       v.label,
@@ -39,9 +39,22 @@ export function renderTable(results: RunResult[]): string {
       ...meanSteadyCv(rs).map((x) => (Number.isFinite(x) ? x.toFixed(3) : '-')),
     ];
   });
+}
+
+const HEAD = ['configuration', 'seeds', 'kNN top-1 %', 'linear top-1 %', 'ms/step', 'key ms/step'];
+
+export function renderTable(results: RunResult[]): string {
+  const head = [...HEAD, ...PART_NAMES.map((p) => `CV ${p}`)];
+  const rows = configurationRows(results);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** The same table as Markdown, accuracy and timing columns only (the README's long-run table). */
+export function renderResultsMarkdown(results: RunResult[]): string {
+  const rows = configurationRows(results).map((r) => r.slice(0, HEAD.length));
+  return [HEAD, HEAD.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
 function claimsHtml(claims: readonly ClaimResult[]): string {
