@@ -582,6 +582,37 @@ async function benchOmpPolicy(): Promise<void> {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Two runs side by side with one thread each against one run with every thread: the throughput
+// behind the long reproduce mode's `--jobs 2` default (LONG_SIZING in scripts/reproduce/variants.ts).
+async function benchParallelRuns(): Promise<void> {
+  const batch = 128;
+  const steps = QUICK ? 3 : 8;
+  const reps = QUICK ? 2 : 3;
+  const kid = (threads: number) => new LineChild(process.execPath, [TS_NODE, '--transpile-only', path.join(HERE, 'stepChild.ts'), '--threads', String(threads), '--batch', String(batch)]);
+  const one = kid(THREADS);
+  const pair = [kid(1), kid(1)];
+  log(`parallel-runs children: ${JSON.stringify(await Promise.all([one, ...pair].map((k) => k.ready)))}`);
+  for (const k of [one, ...pair]) await k.request({ cmd: 'run', steps: 1 });
+  const run = (k: LineChild) => k.request<{ seconds: number }>({ cmd: 'run', steps });
+  // Seconds per step of work done: the pair's wall time covers 2 × steps steps.
+  const smp = await alternate(reps, {
+    one: async () => (await run(one)).seconds / steps,
+    pair: async () => {
+      const t0 = now();
+      await Promise.all(pair.map(run));
+      return (now() - t0) / (2 * steps);
+    },
+  });
+  for (const k of [one, ...pair]) await k.quit();
+  const gain = median(smp.one) / median(smp.pair);
+  addRow({
+    id: 'parallelRuns', benchmark: `our SimCLR step B=${batch}: 2 runs × 1 thread side by side vs 1 run × ${THREADS} threads`,
+    ours: `2×1 thread ${fmtMs(median(smp.pair))}/step of work`, python: `1×${THREADS} threads ${fmtMs(median(smp.one))}/step`,
+    ratio: `throughput ${fmtX(gain)}`, goal: 'reported (sizes reproduce --long --jobs)', met: '—', data: { samples: smp, steps },
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
 function table(): string {
   return renderTable(rows);
 }
@@ -638,6 +669,7 @@ async function main(): Promise<void> {
   if (want('emaStep')) await benchEmaVariants();
   if (want('channelsLast')) await benchChannelsLast();
   if (want('ompPolicy')) await benchOmpPolicy();
+  if (want('parallelRuns')) await benchParallelRuns();
 
   const elapsed = now() - t0;
   const out = [
