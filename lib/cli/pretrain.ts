@@ -1,4 +1,5 @@
 // `momentum-ssl pretrain`: train a method on a dataset, write the run's files, optionally evaluate.
+import * as fs from 'fs';
 import * as path from 'path';
 
 import { formatResultTable, readHistory, writeReport } from '../analysis/report';
@@ -70,7 +71,7 @@ function pretrainOptions(): OptionSpec[] {
     { name: 'keep-checkpoints', kind: 'int', arg: 'N', desc: `good checkpoints kept in DIR (checkpoint.pt + checkpoint.step-<N>.pt; default ${PRETRAIN_DEFAULTS.keepCheckpoints})` },
     { name: 'sync-bn', kind: 'boolean', desc: 'data parallel: BatchNorm statistics over all ranks (dataParallel.syncBatchNorm)' },
     { name: 'progress', kind: 'string', arg: 'MODE', desc: 'auto (bar on a TTY, lines otherwise), bar, lines or none', choices: ['auto', 'bar', 'lines', 'none'] },
-    { name: 'eval', kind: 'boolean', desc: 'evaluate after training (kNN + linear probe vs raw pixels on the test split)' },
+    { name: 'eval', kind: 'boolean', desc: 'evaluate after training (kNN + linear probe vs raw pixels on the test split); writes results.json to --out' },
     ...EVAL_OPTIONS,
   ];
   return cachedOptions;
@@ -194,7 +195,17 @@ export const pretrainCommand: Command = {
       ];
       let evaluation: RepresentationResult | undefined;
       if (v.eval === true && !fit.aborted) {
+        const trainSeconds = (Date.now() - t0) / 1000;
         evaluation = await evaluateSplits(result.model, dataset, v.dataDir as string | undefined, v, io);
+        // The run's accuracies as a file, shaped like the demo's results.json (evaluation.learned.*).
+        const totalSeconds = (Date.now() - t0) / 1000;
+        const results = {
+          dataset: result.trainSet.name, method, ema: s.emaParts, stepsDone: fit.steps, resumedFrom: fit.resumedFrom ?? null, finalLoss: fit.losses.at(-1) ?? null,
+          trainSeconds, evalSeconds: totalSeconds - trainSeconds, totalSeconds, evaluation,
+        };
+        const file = path.join(outDir, 'results.json');
+        fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+        lines.push(`results     ${file}`);
       }
       if (v.json === true) {
         io.out(JSON.stringify({ steps: fit.steps, aborted: fit.aborted, resumedFrom: fit.resumedFrom, finalLoss: fit.losses.at(-1), paths: { ...result.paths, backbone }, evaluation }, null, 2) + '\n');

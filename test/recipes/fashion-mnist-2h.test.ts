@@ -26,6 +26,15 @@ test('recipes/fashion-mnist-2h.yaml: the CLI runs it (a few steps) and it is shi
     expect(run.config.ema).toEqual({ parts: 'projector', base: 0.99, final: 1 });
     expect([run.config.optimizer.lr, run.config.objective.temperature]).toEqual([0.3, 0.2]);
     expect(fs.existsSync(path.join(dir, 'report.html'))).toBe(true);
+    // --eval writes the accuracies the CLI printed, shaped like the demo's results.json.
+    const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8'));
+    expect([results.dataset, results.method, results.ema, results.stepsDone]).toEqual(['fashion-mnist/train', 'simclr', ['projector'], 3]);
+    const knn = results.evaluation.learned.knn.top1;
+    expect(knn).toBeGreaterThanOrEqual(0);
+    expect(knn).toBeLessThanOrEqual(1);
+    expect(stdout).toContain((knn * 100).toFixed(2));
+    expect(results.evaluation.learned.linear.testAccuracy).toBeGreaterThan(0);
+    expect(results.totalSeconds).toBeGreaterThanOrEqual(results.trainSeconds);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
