@@ -8,6 +8,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { writeOrCheck } from '../readmeBlock';
+
 export interface BenchRow {
   id: string;
   benchmark: string;
@@ -90,14 +92,5 @@ export function updateReadme(readme: string, section: string): string {
 if (require.main === module) {
   const root = path.resolve(__dirname, '..', '..');
   const file = path.join(root, 'README.md');
-  const readme = fs.readFileSync(file, 'utf8');
-  const next = updateReadme(readme, renderSection(root));
-  if (process.argv.includes('--check')) {
-    if (next !== readme) {
-      process.stderr.write('README benchmark section is stale: run scripts/bench/readme-table.ts\n');
-      process.exit(1);
-    }
-  } else {
-    fs.writeFileSync(file, next);
-  }
+  writeOrCheck(file, updateReadme(fs.readFileSync(file, 'utf8'), renderSection(root)), 'scripts/bench/readme-table.ts');
 }

@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { writeOrCheck } from '../readmeBlock';
 import { ClaimResult, renderClaimsMarkdown } from './claims';
 import { renderResultsMarkdown } from './report';
 import { RunResult } from './variants';
@@ -60,14 +61,5 @@ export function updateReadme(readme: string, root: string): string {
 if (require.main === module) {
   const root = path.resolve(__dirname, '..', '..');
   const file = path.join(root, 'README.md');
-  const readme = fs.readFileSync(file, 'utf8');
-  const next = updateReadme(readme, root);
-  if (process.argv.includes('--check')) {
-    if (next !== readme) {
-      process.stderr.write('README reproduce sections are stale: run scripts/reproduce/readme.ts\n');
-      process.exit(1);
-    }
-  } else {
-    fs.writeFileSync(file, next);
-  }
+  writeOrCheck(file, updateReadme(fs.readFileSync(file, 'utf8'), root), 'scripts/reproduce/readme.ts');
 }
