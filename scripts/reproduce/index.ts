@@ -236,8 +236,12 @@ function runMeta(mode: ModeName, budget: Budget, commit: string, variants: reado
   const rt = info();
   const split = (n: number, what: string) => (n > 0 ? `a seeded subset of ${n} ${what}` : `the whole ${what} split`);
   const seeds = variants.map((v) => `${v.id} ${seedsOf(budget, v.id).join(',')}`).join('; ');
+  // --report-only renders runs another command made (into a scratch --out, often): record that command.
+  const argv = process.argv.slice(2);
+  const reportOnly = argv.includes('--report-only');
+  const runArgs = reportOnly ? argv.filter((a, i, all) => a !== '--report-only' && a !== '--out' && all[i - 1] !== '--out' && !a.startsWith('--out=')) : argv;
   const meta: Record<string, string> = {
-    command: `npm run reproduce${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    command: `npm run reproduce${runArgs.length > 0 ? ` -- ${runArgs.join(' ')}` : ''}`,
     mode,
     commit,
     data: `Fashion-MNIST: pretrain on ${split(budget.trainSubset, 'train')}; kNN and linear probe trained on ${split(budget.evalTrain, 'train')}, tested on ${split(budget.evalTest, 'test')}`,
@@ -246,9 +250,10 @@ function runMeta(mode: ModeName, budget: Budget, commit: string, variants: reado
     seeds,
     window: String(budget.window),
     probe: budget.probeEvery > 0 ? `every ${budget.probeEvery} steps on a fixed batch of ${budget.batchSize} train images with fixed views` : 'none',
-    machine: `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, LibTorch ${rt.torchVersion}, ${rt.numThreads} threads`,
+    machine: `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, LibTorch ${rt.torchVersion}${reportOnly ? '' : `, ${rt.numThreads} threads`}`,
     node: process.version,
   };
+  if (reportOnly) meta.rendered = `npm run reproduce -- ${argv.join(' ')}`;
   if (mode === 'long') {
     meta.sizing = LONG_SIZING;
     meta.timing = 'ms/step and wall times were measured while other jobs (C++ builds) shared the two cores: they are upper bounds, noisy run to run';
