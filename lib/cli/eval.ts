@@ -22,7 +22,7 @@ export const evalCommand: Command = {
       const dataset = (v.dataset as string | undefined) ?? run.dataset;
       const dataDir = (v.dataDir as string | undefined) ?? (v.dataset === undefined ? run.dataDir : undefined);
       const r = await evaluateSplits(model, dataset, dataDir, v, io);
-      if (v.json === true) io.out(JSON.stringify({ checkpoint, dataset, ...r, summary: describeEval(r) }, null, 2) + '\n');
+      if (v.json === true) io.out(JSON.stringify({ checkpoint, step: model.summary().step, dataset, ...r, summary: describeEval(r) }, null, 2) + '\n');
       else io.out(formatResultTable(r) + '\n');
       if (typeof v.report === 'string') {
         const metrics = path.join(path.dirname(checkpoint), 'metrics.jsonl');

@@ -207,6 +207,7 @@ describe('momentum-ssl CLI', () => {
     const res = JSON.parse(ej.stdout);
     expect(res.learned.knn.top1).toBeGreaterThanOrEqual(0);
     expect(res.pixels).toBeUndefined();
+    expect(res.step).toBe(2); // the checkpoint's training step
 
     // A checkpoint of another config: one line, exit 1.
     const other = path.join(dir, 'other.json');
