@@ -24,7 +24,7 @@ else
 fi
 if [ -n "$snaps" ]; then
   : > "$dst/curve.jsonl"
-  for f in $(ls "$snaps"/*.pt | sort -t- -k3 -n); do
+  for f in $(ls -tr "$snaps"/*.pt); do
     $cli eval --checkpoint "$f" --run-info "$run/run.json" --train-subset 0 --test-subset 0 --no-pixels --json \
       | jq -c '{step: .step, knnTop1: .learned.knn.top1, linearTop1: .learned.linear.testAccuracy}' >> "$dst/curve.jsonl"
   done
