@@ -41,3 +41,23 @@ test('recipes/fashion-mnist-2h.yaml: the CLI runs it (a few steps) and it is shi
   const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
   expect(pkg.files).toContain('recipes/');
 });
+
+test('docs/results/fashion-mnist-2h: the committed run of the recipe states its accuracies', () => {
+  const dir = path.join(repoRoot, 'docs', 'results', 'fashion-mnist-2h');
+  const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8'));
+  const run = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
+  const recipeSteps = Number(/^steps: (\d+)$/m.exec(fs.readFileSync(RECIPE, 'utf8'))![1]);
+  // The run is of the recipe as shipped: its budget, method and EMA, on the whole splits.
+  expect([results.stepsDone, run.steps, run.method, run.ema, run.subset]).toEqual([recipeSteps, recipeSteps, 'simclr', 'projector', 0]);
+  const knn = results.evaluation.learned.knn.top1;
+  const linear = results.evaluation.learned.linear.testAccuracy;
+  expect([results.evaluation.trainSize, results.evaluation.testSize]).toEqual([60000, 10000]);
+  expect(results.reached).toEqual({ knn: knn >= 0.86, linear: linear >= 0.88 });
+  // The README there quotes the numbers, and the curve ends at the final checkpoint.
+  const readme = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
+  expect(readme).toContain(`**${(knn * 100).toFixed(2)} %**`);
+  expect(readme).toContain(`**${(linear * 100).toFixed(2)} %**`);
+  const curve = fs.readFileSync(path.join(dir, 'curve.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  expect(curve.at(-1)).toEqual({ step: recipeSteps, knnTop1: knn, linearTop1: linear });
+  expect(curve.map((c) => c.step)).toEqual([...curve.map((c) => c.step)].sort((a, b) => a - b));
+});
