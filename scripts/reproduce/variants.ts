@@ -141,5 +141,5 @@ export const LONG_SIZING =
   'SimSiam/BYOL measured under contention as CPU ms/step within 8 % of their SimCLR counterparts (SimSiam 656/914/639 vs SimCLR 655/851/620; BYOL 836/597 vs MoCo 813). ' +
   'Sum over the 39 runs: about 16.4 s per step index; evaluation on the full splits about 45 s per run alone (73 s measured under contention: features 58 s, kNN 7 s, linear 8 s). ' +
   'One run at a time with 2 threads, 3000 steps would take about 14.4 h (13.7 h training + 0.5 h evaluation + probes and checkpoints). ' +
-  'Two runs at a time with 1 thread each (--jobs 2) do 1.29x the work: measured here, SimCLR + projector EMA at batch 128, 358 ms/step alone with 2 threads vs 554 ms/step each for two 1-thread runs side by side. ' +
+  'Two runs at a time with 1 thread each (--jobs 2) do 1.29x the work: measured here, SimCLR + projector EMA at batch 128, 358 ms/step alone with 2 threads vs 554 ms/step each for two 1-thread runs side by side (`npm run bench -- --only parallelRuns` measures it again). ' +
   'So 3000 steps x 128 (6.4 epochs of 60k, 10x the 300-step budget) take about 11.2 h with --jobs 2.';
