@@ -5,12 +5,7 @@ import * as readline from 'readline';
 
 export const PYTHON = '/usr/bin/python3';
 
-export function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+export { median } from '../../lib/analysis/stats';
 
 export function now(): number {
   return Number(process.hrtime.bigint()) / 1e9;

@@ -26,6 +26,7 @@ import { pretrain } from '../../lib/train/pretrain';
 import { evaluateClaims, renderClaimsMarkdown } from './claims';
 import { LONG_CLAIMS } from './longClaims';
 import { renderReport, renderTable } from './report';
+import { stepMean } from './timing';
 import { Budget, LONG_SIZING, ModeName, MODES, runOrder, RunResult, seedsOf, Variant, VARIANTS } from './variants';
 
 function readResults(file: string): RunResult[] {
@@ -142,9 +143,9 @@ async function runOne(v: Variant, seed: number, mode: string, b: Budget, outDir:
       knnTop1: ev.learned.knn.top1,
       linearTop1: ev.learned.linear?.testAccuracy ?? null,
       pixelsKnnTop1: null,
-      msPerStep: times.total.length ? mean(times.total) : NaN,
-      keyBranchMsPerStep: times.key.length ? mean(times.key) : NaN,
-      forwardMsPerStep: times.forward.length ? mean(times.forward) : NaN,
+      msPerStep: stepMean(times.total, times.total),
+      keyBranchMsPerStep: stepMean(times.key, times.total),
+      forwardMsPerStep: stepMean(times.forward, times.total),
       finalLoss: lastLoss,
       ...grads,
       evalMs: ev.learned.ms,
