@@ -1,4 +1,4 @@
-import { incompleteBeta, mean, pairedDifference, sampleStd, studentTCdf, studentTQuantile } from '../../../lib/analysis/stats';
+import { incompleteBeta, mean, median, pairedDifference, sampleStd, studentTCdf, studentTQuantile } from '../../../lib/analysis/stats';
 
 // Closed forms of Student's t cdf for one and two degrees of freedom.
 const cdf1 = (t: number) => 0.5 + Math.atan(t) / Math.PI;
@@ -86,4 +86,12 @@ describe('pairedDifference', () => {
     expect(() => pairedDifference([], [])).toThrow(/no pairs/);
     expect(() => pairedDifference([1, NaN], [1, 2])).toThrow(/non-finite/);
   });
+});
+
+test('median: odd and even counts, unsorted input left as it was, empty', () => {
+  const xs = [3, 1, 2];
+  expect(median(xs)).toBe(2);
+  expect(xs).toEqual([3, 1, 2]);
+  expect(median([4, 1, 3, 2])).toBe(2.5);
+  expect(median([])).toBeNaN();
 });

@@ -1,10 +1,6 @@
-import { median } from '../../../lib/analysis/stats';
 import { stepMean } from '../../../scripts/reproduce/timing';
 
-test('median, and step means leave out a step that spanned a pause', () => {
-  expect(median([3, 1, 2])).toBe(2);
-  expect(median([4, 1, 3, 2])).toBe(2.5);
-  expect(median([])).toBeNaN();
+test('step means leave out a step that spanned a pause', () => {
   // Four ordinary steps and one that held a 2-hour SIGSTOP: the mean is of the four.
   const totals = [500, 520, 480, 510, 7.9e6];
   expect(stepMean(totals, totals)).toBeCloseTo(502.5, 10);
