@@ -2,9 +2,10 @@
 # Copies the finished runs of a `npm run reproduce -- --long` output folder into docs/results/long/
 # while the run may still be writing: renders from a snapshot of its results (current budget only)
 # in a scratch folder, then regenerates the README's long-run tables and runs their tests.
-#   scripts/dev/long-results.sh [OUT_DIR]   (default /work/long-run)
+#   scripts/dev/long-results.sh OUT_DIR   (the run's --out)
 set -euo pipefail
-src=${1:-/work/long-run}
+src=${1:?usage: scripts/dev/long-results.sh OUT_DIR (the --out of npm run reproduce -- --long)}
+[ -f "$src/results.jsonl" ] || { echo "long-results: no results.jsonl in $src" >&2; exit 1; }
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=${TMPDIR:-/tmp}/momentum-ssl-long-results
 rm -rf "$tmp" && mkdir -p "$tmp"

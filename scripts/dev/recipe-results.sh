@@ -7,7 +7,8 @@
 # RUN_DIR is the run's --out; SNAPSHOT_DIR holds copies of its checkpoint.pt taken during training
 # (the run keeps only its last two), evaluated in step order.
 set -euo pipefail
-run=$1
+run=${1:?usage: scripts/dev/recipe-results.sh RUN_DIR [SNAPSHOT_DIR]}
+[ -f "$run/run.json" ] && [ -f "$run/metrics.jsonl" ] && [ -f "$run/report.html" ] || { echo "recipe-results: $run is not a finished pretrain run (run.json, metrics.jsonl, report.html)" >&2; exit 1; }
 snaps=${2:-}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dst=$root/docs/results/fashion-mnist-2h
