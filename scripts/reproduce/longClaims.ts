@@ -36,9 +36,10 @@ function windowOf(r: RunResult): number {
   return MODES[r.mode as keyof typeof MODES]?.window ?? 50;
 }
 
-/** Probe cosines as 1 − cos per index, over all probes or the last STEADY_PROBES with values. */
-function probeInstability(rows: readonly Series[], width: number, scope: Scope): number[] {
-  const withValues = rows.filter((row) => row.some((c) => c !== null));
+/** Probe cosines as 1 − cos per block or part, over all probes or the last STEADY_PROBES with values; undefined without probes. */
+function probeInstability(r: RunResult, level: 'block' | 'part', width: number, scope: Scope): number[] | undefined {
+  if (!r.probes || r.probes.length === 0) return undefined;
+  const withValues = r.probes.map((p) => p[level]).filter((row) => row.some((c) => c !== null));
   const kept = scope === 'steady' ? withValues.slice(-STEADY_PROBES) : withValues;
   return columnMean(kept, width).map((c) => 1 - c);
 }
@@ -48,14 +49,7 @@ export function blockStat(r: RunResult, stat: GradStat, scope: Scope): number[] 
   const blocks = r.gradBlocks;
   if (!blocks || blocks.length === 0) return undefined;
   const n = blocks.length;
-  if (stat === 'probe') {
-    if (!r.probes || r.probes.length === 0) return undefined;
-    return probeInstability(
-      r.probes.map((p) => p.block),
-      n,
-      scope,
-    );
-  }
+  if (stat === 'probe') return probeInstability(r, 'block', n, scope);
   if (scope === 'steady') return blocks.map((b) => (stat === 'std' ? b.stdNorm : stat === 'cv' ? b.cvNorm : b.meanRelChange));
   // The first window holds the start-up transient, where every gradient shrinks fast: a trend, not fluctuation.
   const rows = (r.gradOverTraining ?? []).filter((w) => w.step > windowOf(r));
@@ -77,14 +71,7 @@ function lastBlockOfParts(r: RunResult): number[] | undefined {
 /** A statistic per part (stem, layer1..4, projector); undefined without the data. */
 export function partStat(r: RunResult, stat: GradStat, scope: Scope): number[] | undefined {
   const n = PART_NAMES.length;
-  if (stat === 'probe') {
-    if (!r.probes || r.probes.length === 0) return undefined;
-    return probeInstability(
-      r.probes.map((p) => p.part),
-      n,
-      scope,
-    );
-  }
+  if (stat === 'probe') return probeInstability(r, 'part', n, scope);
   if (stat === 'std') {
     const last = lastBlockOfParts(r);
     const perBlock = blockStat(r, 'std', scope);
