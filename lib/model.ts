@@ -103,7 +103,7 @@ export class SslModel {
       return Promise.reject(new TypeError('step: sampleIndex must be a Tensor (int64 [B]) or undefined'));
     }
     try {
-      return this.native.step(images.handle, sampleIndex?.handle) as Promise<StepResult>;
+      return this.native.step(images.handle, sampleIndex?.handle);
     } catch (e) {
       return Promise.reject(e);
     }

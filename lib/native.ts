@@ -1,6 +1,7 @@
 // The only module that touches the raw addon: loads it once per thread (finding it and explaining
 // a failed load is lib/loader.ts) and types it.
 import type { ProcessGroupOptions } from './distributed/processGroup';
+import type { StepResult } from './model';
 import { AddonKind, loadAddon } from './loader';
 
 import { applyOmpWaitPolicy } from './ompPolicy';
@@ -50,19 +51,6 @@ export interface NativeObjectiveSpec {
   options: { name: string; kind: 'number' | 'integer' | 'boolean'; default: number | boolean; min: number; max: number; minExclusive: boolean; doc: string }[];
 }
 
-export interface NativeStepResult {
-  loss: number;
-  lr: number;
-  momentum: number;
-  step: number;
-  ms: Record<string, number>;
-  gradRms: (number | null)[];
-  gradBlocks: { names: string[]; sumsq: (number | null)[]; numel: (number | null)[] } | null;
-  objective: Record<string, number | null>;
-  communicationMs: number;
-  allReduceBytes: number;
-}
-
 // --- process group (native/napi/process_group_binding.cc) ---
 export interface NativeProcessGroup {
   connect(device?: string): Promise<void>;
@@ -76,7 +64,8 @@ export interface NativeProcessGroup {
 }
 
 export interface NativeSslModel {
-  step(images: NativeTensor, sampleIndex?: NativeTensor): Promise<NativeStepResult>;
+  /** Resolves with StepResult exactly as the binding builds it (native/napi/ssl_model_binding.cc). */
+  step(images: NativeTensor, sampleIndex?: NativeTensor): Promise<StepResult>;
   embed(images: NativeTensor): Promise<NativeTensor>;
   probe(images: NativeTensor): Promise<{ rms: (number | null)[]; cosine: (number | null)[]; blocks: { names: string[]; rms: (number | null)[]; cosine: (number | null)[] } }>;
   summary(): { step: number; numParameters: number; numEmaParameters: number; emaParts: string[]; featureDim: number; gradBlocks: string[]; device: string; objective: string; config: object };
