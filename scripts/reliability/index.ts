@@ -68,13 +68,11 @@ async function killResume(root: string): Promise<void> {
   const want = quick ? 3 : 20;
   const r = rng(99);
   let kills = 0, identical = 0, chains = 0;
-  // The kill moments are drawn on the scale of a whole run. The reference run can be several times
-  // slower than the later ones (cold page cache, a busy CI machine), so the scale shrinks to the
-  // quickest whole run seen; a chain whose first run finished before its kill adds no kill, hence
-  // the bound of 3 × want chains rather than want.
-  let scaleMs = refMs;
   // Chains of runs on one --out, each killed at a random moment (start-up included) and resumed,
-  // until one runs to the end; then compared with the uninterrupted run. Bounded in chains.
+  // until one runs to the end; then compared with the uninterrupted run. The moments are drawn on
+  // the scale of the quickest whole run seen (the reference can be several times slower: cold
+  // cache, busy CI), and a chain whose first run beats its kill adds none: hence 3 × want chains.
+  let scaleMs = refMs;
   while (kills < want && chains < 3 * want) {
     const dir = path.join(root, `kill${chains++}`);
     for (let attempt = 0; attempt < 12; attempt++) {
